@@ -1,0 +1,1 @@
+"""Baseline performance predictors (GNNs and classic models) compared against the RLM surrogate."""

@@ -1,0 +1,1 @@
+"""Vendored benchmark tables (see README.md and PROVENANCE.md in this folder)."""
