@@ -55,7 +55,7 @@ class Nb201Cell(nn.Module):
         self.ops = tuple(ops)
         # Keyed "dst_src"; ``none`` edges get no module at all.
         self.edges = nn.ModuleDict(
-            {f"{dst}_{src}": make_op(op, channels) for (dst, src), op in zip(EDGES, self.ops) if op != "none"}
+            {f"{dst}_{src}": make_op(op, channels) for (dst, src), op in zip(EDGES, self.ops, strict=True) if op != "none"}
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,7 +63,7 @@ class Nb201Cell(nn.Module):
         for node in range(1, 4):
             terms = [
                 self.edges[f"{dst}_{src}"](nodes[src])
-                for (dst, src), op in zip(EDGES, self.ops)
+                for (dst, src), op in zip(EDGES, self.ops, strict=True)
                 if dst == node and op != "none"
             ]
             if not terms:
