@@ -23,13 +23,13 @@ networks give identical text.
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import onnx
 from onnx import helper, parser, printer
 
@@ -131,7 +131,7 @@ class _Renamer:
 
 
 def _is_weight(tensor: onnx.TensorProto) -> bool:
-    return tensor.data_type in _FLOAT_TYPES and int(np.prod(tensor.dims)) > 1
+    return tensor.data_type in _FLOAT_TYPES and math.prod(tensor.dims) > 1
 
 
 def _clean_node(
@@ -142,16 +142,24 @@ def _clean_node(
     domain: str | None = None,
 ) -> onnx.NodeProto:
     """A copy of ``node`` with new inputs/outputs, sorted attributes and no doc strings."""
-    new = onnx.NodeProto(op_type=node.op_type, domain=node.domain if domain is None else domain)
+    new = onnx.NodeProto()
+    new.CopyFrom(node)
+    new.ClearField("name")
+    new.ClearField("doc_string")
     if name:
         new.name = name
-    new.input.extend(inputs)
-    new.output.extend(outputs)
-    for attribute in sorted(node.attribute, key=lambda a: a.name):
-        a = onnx.AttributeProto()
-        a.CopyFrom(attribute)
-        a.ClearField("doc_string")
-        new.attribute.append(a)
+    if domain is not None:
+        new.domain = domain
+    new.input[:] = list(inputs)
+    new.output[:] = list(outputs)
+    names = [a.name for a in new.attribute]
+    if names != sorted(names) or any(a.doc_string for a in new.attribute):
+        attributes = sorted(new.attribute, key=lambda a: a.name)
+        new.ClearField("attribute")
+        for attribute in attributes:
+            a = new.attribute.add()
+            a.CopyFrom(attribute)
+            a.ClearField("doc_string")
     return new
 
 

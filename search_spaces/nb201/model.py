@@ -55,7 +55,11 @@ class Nb201Cell(nn.Module):
         self.ops = tuple(ops)
         # Keyed "dst_src"; ``none`` edges get no module at all.
         self.edges = nn.ModuleDict(
-            {f"{dst}_{src}": make_op(op, channels) for (dst, src), op in zip(EDGES, self.ops, strict=True) if op != "none"}
+            {
+                f"{dst}_{src}": make_op(op, channels)
+                for (dst, src), op in zip(EDGES, self.ops, strict=True)
+                if op != "none"
+            }
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

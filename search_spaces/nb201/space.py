@@ -1,0 +1,227 @@
+"""NAS-Bench-201 as a :class:`~search_spaces.base.SearchSpace`: one object for architectures,
+networks, ONNX text and every metric, tabulated (accuracy, latency) or computed (params, FLOPs)."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import printer
+
+from nasrlm.cache import atomic_write_bytes, cache_dir
+from nasrlm.onnx_text import canonicalize, to_onnx_text
+
+from ..base import Metric, UnknownMetricError
+from . import arch as _arch
+from .arch import NUM_ARCHS, Nb201Arch
+from .benchmark import Nb201Benchmark
+from .model import INPUT_SHAPE, Nb201Cell, build_network, count_flops, count_params
+from .onnx_builder import build_onnx, cell_scopes
+
+ArchLike = Nb201Arch | str | int
+
+_COMPUTED_METRICS = {
+    "params": Metric(
+        "params",
+        "minimize",
+        "M",
+        "Trainable parameters of the CIFAR-10 network (10 classes), in millions, counted from the "
+        "network built here (C=16, N=5); the benchmark tables' params column is not used.",
+    ),
+    "flops": Metric(
+        "flops",
+        "minimize",
+        "MFLOPs",
+        "FLOPs of one forward pass of one 32x32 image, in millions, counted as "
+        "torch.utils.flop_counter does (2 per multiply-accumulate of convs and linear layers).",
+    ),
+}
+
+
+def _text_of_ops(ops: tuple[str, ...]) -> str:
+    return printer.to_text(canonicalize(build_onnx(ops), cell_scopes()))
+
+
+def _texts_of_chunk(chunk: list[tuple[str, ...]]) -> list[str]:
+    return [_text_of_ops(ops) for ops in chunk]
+
+
+@functools.cache
+def _text_format_key() -> str:
+    """Changes whenever the code or onnx version that makes the text changes (invalidates the cache)."""
+    from nasrlm import onnx_text
+
+    from . import onnx_builder
+
+    digest = hashlib.sha256()
+    for module in (onnx_text, onnx_builder):
+        digest.update(Path(module.__file__).read_bytes())
+    digest.update(onnx.__version__.encode())
+    return digest.hexdigest()[:16]
+
+
+class Nb201Space:
+    """NAS-Bench-201 (15,625 cells, official index order) with its shipped benchmark metrics."""
+
+    name = "nb201"
+
+    def __init__(self) -> None:
+        self.benchmark = Nb201Benchmark()
+        self._computed: dict[str, np.ndarray] = {}
+
+    # --- architectures -----------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return NUM_ARCHS
+
+    def archs(self) -> list[Nb201Arch]:
+        """All architectures in official index order."""
+        return _arch.all_archs()
+
+    def parse(self, text: str) -> Nb201Arch:
+        return Nb201Arch.from_str(text)
+
+    def arch(self, arch: ArchLike) -> Nb201Arch:
+        """An :class:`Nb201Arch` from an arch, an arch string or an official index."""
+        if isinstance(arch, Nb201Arch):
+            return arch
+        if isinstance(arch, str):
+            return Nb201Arch.from_str(arch)
+        if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
+            return Nb201Arch.from_index(int(arch))
+        raise TypeError(f"expected an Nb201Arch, an NB201 arch string or an index, got {type(arch).__name__}")
+
+    def sample(self, rng: np.random.Generator) -> Nb201Arch:
+        return _arch.sample_arch(rng)
+
+    def mutate(self, arch: ArchLike, rng: np.random.Generator) -> Nb201Arch:
+        return _arch.mutate_arch(self.arch(arch), rng)
+
+    def distributions(self) -> dict[str, Any]:
+        return _arch.optuna_distributions()
+
+    def to_params(self, arch: ArchLike) -> dict[str, str]:
+        return _arch.to_optuna_params(self.arch(arch))
+
+    def from_params(self, params: Mapping[str, Any]) -> Nb201Arch:
+        return _arch.from_optuna_params(params)
+
+    # --- networks ------------------------------------------------------------------------------
+    def build_model(self, arch: ArchLike, num_classes: int = 10) -> Any:
+        """The PyTorch network (official NB201 macro structure), in eval mode."""
+        return build_network(self.arch(arch).ops, num_classes=num_classes)
+
+    def example_input(self, batch_size: int = 1) -> Any:
+        import torch
+
+        return torch.randn(batch_size, *INPUT_SHAPE)
+
+    def onnx_text(self, arch: ArchLike) -> str:
+        """Canonical ONNX text (cells as one local function), built directly (~10 ms)."""
+        return _text_of_ops(self.arch(arch).ops)
+
+    def onnx_text_exported(self, arch: ArchLike) -> str:
+        """The same text through the general path: build the torch module and export it (~0.2 s)."""
+        return to_onnx_text(self.build_model(arch), self.example_input(), functions={Nb201Cell})
+
+    def onnx_texts(
+        self,
+        archs: Iterable[ArchLike] | None = None,
+        *,
+        use_cache: bool = True,
+        workers: int | None = None,
+        progress: bool = False,
+    ) -> list[str]:
+        """ONNX text of many architectures (all of them by default), cached on disk.
+
+        The first call builds the text of all 15,625 architectures in ``workers`` processes
+        (default: all cores) and saves it under :func:`nasrlm.cache.cache_dir`; later calls load it.
+        """
+        every = self._all_texts(use_cache, workers, progress)
+        if archs is None:
+            return list(every)
+        return [every[self.arch(a).index] for a in archs]
+
+    def text_cache_path(self) -> Path:
+        return cache_dir() / f"nb201_onnx_text_{_text_format_key()}.json.gz"
+
+    def _all_texts(self, use_cache: bool, workers: int | None, progress: bool) -> list[str]:
+        path = self.text_cache_path()
+        if use_cache and path.is_file():
+            try:
+                texts = json.loads(gzip.decompress(path.read_bytes()))
+                if isinstance(texts, list) and len(texts) == NUM_ARCHS:
+                    return texts
+            except (OSError, ValueError, EOFError):
+                pass  # a damaged cache is rebuilt, not trusted
+        texts = build_texts([a.ops for a in self.archs()], workers=workers, progress=progress)
+        if use_cache:
+            atomic_write_bytes(path, gzip.compress(json.dumps(texts).encode(), compresslevel=6))
+        return texts
+
+    # --- metrics -------------------------------------------------------------------------------
+    @property
+    def metrics(self) -> dict[str, Metric]:
+        return {**self.benchmark.metrics, **_COMPUTED_METRICS}
+
+    def metric(self, name: str) -> Metric:
+        try:
+            return self.metrics[name]
+        except KeyError:
+            self.benchmark.values(name)  # raises the benchmark's error (lists devices for latency_*)
+            raise UnknownMetricError(name, self.name, list(self.metrics)) from None
+
+    def values(self, metric: str) -> np.ndarray:
+        """All 15,625 values of ``metric`` (read-only), entry ``i`` = official index ``i``."""
+        if metric in _COMPUTED_METRICS:
+            if metric not in self._computed:
+                count = count_params if metric == "params" else count_flops
+                array = np.array([count(a.ops) / 1e6 for a in self.archs()], dtype=np.float64)
+                array.setflags(write=False)
+                self._computed[metric] = array
+            return self._computed[metric]
+        return self.benchmark.values(metric)
+
+    def query(self, arch: ArchLike, metric: str) -> float:
+        arch = self.arch(arch)
+        if metric in _COMPUTED_METRICS:
+            count = count_params if metric == "params" else count_flops
+            return count(arch.ops) / 1e6
+        return self.benchmark.value(arch.index, metric)
+
+    def query_many(self, archs: Sequence[ArchLike], metric: str) -> np.ndarray:
+        indices = np.array([self.arch(a).index for a in archs], dtype=np.int64)
+        return self.values(metric)[indices]
+
+
+def build_texts(
+    cells: Sequence[tuple[str, ...]], *, workers: int | None = None, progress: bool = False
+) -> list[str]:
+    """Canonical ONNX text for each cell, in parallel over ``workers`` processes."""
+    workers = workers or os.cpu_count() or 1
+    chunk = 250
+    chunks = [list(cells[i : i + chunk]) for i in range(0, len(cells), chunk)]
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(cells), desc="ONNX text", unit="arch", disable=not progress)
+    texts: list[str] = []
+    if workers == 1:
+        for part in chunks:
+            texts += _texts_of_chunk(part)
+            bar.update(len(part))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for part in pool.map(_texts_of_chunk, chunks):
+                texts += part
+                bar.update(len(part))
+    bar.close()
+    return texts
