@@ -282,7 +282,7 @@ class NumberTokenizer:
         # multiplying by an inexact 10^p keeps e.g. 1234 × 10^-3 exactly equal to float("1.234"). The
         # other operation is by 1.0, exact, and never overflows as a discarded np.where branch would.
         magnitude = mantissa.astype(np.float64) * np.where(negative_scale, 1.0, power)
-        magnitude *= np.where(negative_scale, 1.0 / power, 1.0)
+        magnitude /= np.where(negative_scale, power, 1.0)
         return sign * magnitude
 
     # ------------------------------------------------------------------ constrained decoding

@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_OPSET",
     "FUNCTION_DOMAIN",
     "canonicalize",
+    "canonicalize_with_weight_map",
     "export_module",
     "parse_text",
     "to_onnx_text",
@@ -304,6 +305,17 @@ def canonicalize(model: onnx.ModelProto, scopes: dict[str, str] | None = None) -
     ``scopes`` maps node-name prefixes to function names (see :func:`function_scopes`): nodes
     under each prefix are folded into calls of a local function.
     """
+    return canonicalize_with_weight_map(model, scopes)[0]
+
+
+def canonicalize_with_weight_map(
+    model: onnx.ModelProto, scopes: dict[str, str] | None = None
+) -> tuple[onnx.ModelProto, dict[str, str]]:
+    """:func:`canonicalize`, plus which original initializer feeds each weight input (``w3`` -> name).
+
+    With it the canonical graph can be run on the original weights, which shows that the text
+    computes what the network computes.
+    """
     graph = model.graph
     domains = {f.domain: FUNCTION_DOMAIN for f in model.functions}
     nodes, weights = _normalize_nodes(graph)
@@ -323,6 +335,7 @@ def canonicalize(model: onnx.ModelProto, scopes: dict[str, str] | None = None) -
         )
     outputs = {o.name: ("y" if len(graph.output) == 1 else f"y{i}") for i, o in enumerate(graph.output)}
     weight_inputs = []
+    weight_map: dict[str, str] = {}
     new_nodes = []
     for node in nodes:
         inputs = []
@@ -332,6 +345,7 @@ def canonicalize(model: onnx.ModelProto, scopes: dict[str, str] | None = None) -
             elif name in weights:
                 tensor = weights[name]
                 inputs.append(names.fresh("w"))
+                weight_map[inputs[-1]] = name.rsplit("#", 1)[0]
                 weight_inputs.append(helper.make_tensor_value_info(inputs[-1], tensor.data_type, tensor.dims))
             else:
                 raise ValueError(f"node {node.op_type} reads {name!r}, which no earlier node produces")
@@ -352,13 +366,14 @@ def canonicalize(model: onnx.ModelProto, scopes: dict[str, str] | None = None) -
     opsets = {domains.get(o.domain, o.domain): o.version for o in model.opset_import}
     if functions:
         opsets.setdefault(FUNCTION_DOMAIN, 1)
-    return helper.make_model(
+    canonical = helper.make_model(
         new_graph,
         opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()],
         functions=functions,
         ir_version=model.ir_version,
         producer_name="nasrlm",
     )
+    return canonical, weight_map
 
 
 def to_onnx_text(

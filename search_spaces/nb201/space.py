@@ -145,11 +145,15 @@ class Nb201Space:
 
         The first call builds the text of all 15,625 architectures in ``workers`` processes
         (default: all cores) and saves it under :func:`nasrlm.cache.cache_dir`; later calls load it.
+        A few architectures asked for before the cache exists are built without building the rest.
         """
-        every = self._all_texts(use_cache, workers, progress)
-        if archs is None:
-            return list(every)
-        return [every[self.arch(a).index] for a in archs]
+        if archs is not None:
+            chosen = [self.arch(a) for a in archs]
+            if not (use_cache and self.text_cache_path().is_file()) and len(chosen) < NUM_ARCHS // 10:
+                return build_texts([a.ops for a in chosen], workers=workers or 1, progress=progress)
+            every = self._all_texts(use_cache, workers, progress)
+            return [every[a.index] for a in chosen]
+        return list(self._all_texts(use_cache, workers, progress))
 
     def text_cache_path(self) -> Path:
         return cache_dir() / f"nb201_onnx_text_{_text_format_key()}.json.gz"
@@ -159,7 +163,7 @@ class Nb201Space:
         if use_cache and path.is_file():
             try:
                 texts = json.loads(gzip.decompress(path.read_bytes()))
-                if isinstance(texts, list) and len(texts) == NUM_ARCHS:
+                if isinstance(texts, list) and len(texts) == len(self.archs()):
                     return texts
             except (OSError, ValueError, EOFError):
                 pass  # a damaged cache is rebuilt, not trusted

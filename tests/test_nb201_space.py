@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from onnx import numpy_helper
+
+from nasrlm.onnx_text import canonicalize_with_weight_map, export_module, function_scopes, parse_text
+from search_spaces import SearchSpace, UnknownSpaceError, available_spaces, get_space
+from search_spaces.base import UnknownMetricError
+from search_spaces.nb201 import space as space_module
+from search_spaces.nb201.arch import ArchStringError, Nb201Arch, sample_arch
+from search_spaces.nb201.model import Nb201Cell
+
+# Cells that exercise every path of the direct builder: dead nodes, empty (zero) nodes, an
+# identity cell, shared ReLUs/pools/sums, a final conv that absorbs the last BatchNorm.
+SPECIAL = [
+    ("none",) * 6,
+    ("skip_connect", "none", "none", "none", "none", "none"),
+    ("none", "none", "none", "skip_connect", "none", "none"),
+    ("none", "none", "none", "none", "none", "skip_connect"),
+    ("none", "none", "nor_conv_3x3", "none", "none", "nor_conv_1x1"),
+    ("none", "none", "none", "none", "nor_conv_3x3", "nor_conv_3x3"),
+    ("skip_connect", "skip_connect", "skip_connect", "skip_connect", "skip_connect", "avg_pool_3x3"),
+    ("skip_connect", "skip_connect", "nor_conv_3x3", "avg_pool_3x3", "nor_conv_3x3", "nor_conv_1x1"),
+    ("avg_pool_3x3", "avg_pool_3x3", "none", "skip_connect", "nor_conv_3x3", "avg_pool_3x3"),
+    ("nor_conv_3x3", "none", "nor_conv_1x1", "none", "none", "skip_connect"),
+    ("nor_conv_1x1", "skip_connect", "none", "none", "nor_conv_3x3", "none"),
+]
+
+
+@pytest.fixture(scope="module")
+def space():
+    return get_space("nb201")
+
+
+def test_registry(space):
+    assert "nb201" in available_spaces()
+    assert isinstance(space, SearchSpace)
+    with pytest.raises(UnknownSpaceError, match="valid spaces: nb201"):
+        get_space("nb999")
+
+
+def test_direct_text_equals_exported_text(space):
+    rng = np.random.default_rng(0)
+    archs = [Nb201Arch(ops) for ops in SPECIAL] + [sample_arch(rng) for _ in range(14)]
+    for arch in archs:
+        assert space.onnx_text(arch) == space.onnx_text_exported(arch), arch
+
+
+def test_text_is_valid_onnx_and_computes_the_network(space):
+    import onnxruntime as ort
+
+    arch = Nb201Arch(SPECIAL[7])
+    net = space.build_model(arch)
+    x = space.example_input(2)
+    with torch.no_grad():
+        expected = net(x).numpy()
+    model = export_module(net, x)
+    canonical, weight_map = canonicalize_with_weight_map(model, function_scopes(net, {Nb201Cell}))
+    parsed = parse_text(space.onnx_text(arch))
+    initializers = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    feeds = {"x": x.numpy(), **{w: initializers[src] for w, src in weight_map.items()}}
+    parsed.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2
+    session = ort.InferenceSession(parsed.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, feeds)[0], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_text_names_stages_and_cells(space):
+    text = space.onnx_text(Nb201Arch(SPECIAL[7]))
+    assert text.count("local.Nb201Cell (") == 15
+    assert "float[64,64,3,3]" in text and "=  {" not in text  # shapes, no weight values
+
+
+def test_texts_cache_round_trip(space, tmp_path, monkeypatch):
+    monkeypatch.setenv("NASRLM_CACHE_DIR", str(tmp_path))
+    few = [Nb201Arch(ops) for ops in SPECIAL[:4]]
+    monkeypatch.setattr(space_module.Nb201Space, "archs", lambda self: few)
+    fresh = space_module.Nb201Space()
+    texts = fresh.onnx_texts(workers=2)
+    assert texts == [fresh.onnx_text(a) for a in few]
+    assert fresh.text_cache_path().is_file()
+    monkeypatch.setattr(space_module, "build_texts", lambda *a, **k: pytest.fail("cache not used"))
+    assert fresh.onnx_texts() == texts
+    fresh.text_cache_path().write_bytes(b"damaged")
+    monkeypatch.undo()
+
+
+def test_build_texts_parallel_equals_serial():
+    cells = SPECIAL[:6]
+    assert space_module.build_texts(cells, workers=2) == space_module.build_texts(cells, workers=1)
+
+
+def test_metrics_and_queries(space):
+    metrics = space.metrics
+    assert metrics["acc"].direction == "maximize" and metrics["latency_pixel3"].direction == "minimize"
+    assert metrics["params"].unit == "M" and metrics["flops"].unit == "MFLOPs"
+    assert space.query(0, "latency_pixel3") == pytest.approx(3.60585)
+    assert space.query(space.archs()[6111].to_str(), "test_acc") == pytest.approx(94.3733, abs=1e-4)
+    assert space.query(Nb201Arch.from_index(6111), "acc") == pytest.approx(91.6067, abs=1e-4)
+    for metric in ("acc", "params", "flops", "latency_eyeriss"):
+        values = space.values(metric)
+        assert values.shape == (15_625,) and np.isfinite(values).all()
+        assert space.query(123, metric) == pytest.approx(values[123])
+    np.testing.assert_allclose(space.query_many([5, 6, 7], "flops"), space.values("flops")[[5, 6, 7]])
+    # Parameter-free cells have the smallest networks.
+    empty = space.arch("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    assert space.values("params").min() == space.query(empty, "params")
+
+
+def test_errors(space):
+    with pytest.raises(UnknownMetricError, match="valid metrics: .*latency_pixel3"):
+        space.query(0, "accuracy")
+    with pytest.raises(UnknownMetricError, match="unknown device 'iphone'"):
+        space.query(0, "latency_iphone")
+    with pytest.raises(ArchStringError, match="valid ops"):
+        space.arch("|conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    with pytest.raises(IndexError):
+        space.arch(15_625)
+    with pytest.raises(TypeError, match="arch string or an index"):
+        space.arch(1.5)
+
+
+def test_optuna_round_trip(space):
+    rng = np.random.default_rng(3)
+    arch = space.sample(rng)
+    assert space.from_params(space.to_params(arch)) == arch
+    assert space.mutate(arch, rng) != arch
+    assert set(space.distributions()) == set(space.to_params(arch))
