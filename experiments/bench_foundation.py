@@ -1,0 +1,66 @@
+"""Foundation benchmark: metric loading time, ONNX-text throughput (cold and cached), text lengths.
+
+Usage: python experiments/bench_foundation.py [--workers N]
+
+Prints figures; asserts nothing. "Cold" builds the text of all 15,625 NB201 architectures from
+scratch (direct builder + canonicalization, in N processes); "cached" loads the on-disk cache that
+the cold run wrote (in a temporary cache folder, so a user's cache is not touched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+_LOAD_ALL = """
+import time
+t = time.perf_counter()
+from search_spaces import get_space
+space = get_space("nb201")
+space.benchmark.load_all()
+for name in space.metrics:
+    space.values(name)
+print(f"{time.perf_counter() - t:.3f} {len(space.metrics)}")
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    # A fresh interpreter, so nothing is cached in memory: imports + checksum checks + parsing.
+    out = subprocess.run([sys.executable, "-c", _LOAD_ALL], check=True, capture_output=True, text=True)
+    seconds, count = out.stdout.split()
+    print(f"load all NB201 metrics ({count} metrics incl. params/flops, fresh process): {float(seconds):.3f} s")
+
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["NASRLM_CACHE_DIR"] = cache
+        from search_spaces.nb201 import Nb201Space
+
+        space = Nb201Space()
+        started = time.perf_counter()
+        texts = space.onnx_texts(workers=args.workers, progress=True)
+        cold = time.perf_counter() - started
+        started = time.perf_counter()
+        cached = Nb201Space().onnx_texts()
+        warm = time.perf_counter() - started
+        assert cached == texts
+        size = space.text_cache_path().stat().st_size
+
+    n = len(texts)
+    print(f"ONNX text, all {n:,} archs, cold ({args.workers} workers): {cold:.1f} s = {n / cold:,.0f} archs/s")
+    print(f"ONNX text, all {n:,} archs, cached: {warm:.2f} s = {n / warm:,.0f} archs/s (cache {size / 1e6:.1f} MB)")
+    lengths = np.array([len(t) for t in texts])
+    print(f"ONNX text length (characters): min {lengths.min():,} / median {int(np.median(lengths)):,} "
+          f"/ max {lengths.max():,}; distinct texts: {len(set(texts)):,}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import sys
+
+from nasrlm.cli import main
+
+sys.exit(main())
