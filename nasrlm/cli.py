@@ -69,7 +69,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     texts = space.onnx_texts(archs, progress=False)
     text_seconds = time.perf_counter() - started
-    header = f"{'index':>6}  " + "  ".join(f"{m:>16}" for m in metrics) + f"  {'ONNX chars':>10}  architecture"
+    header = (
+        f"{'index':>6}  " + "  ".join(f"{m:>16}" for m in metrics) + f"  {'ONNX chars':>10}  architecture"
+    )
     print(header)
     for arch, text in zip(archs, texts, strict=True):
         values = "  ".join(f"{space.query(arch, m):>16.4f}" for m in metrics)

@@ -9,15 +9,19 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from nasrlm.onnx_text import export_module
 from search_spaces.nb201.arch import Nb201Arch, sample_arch
-from search_spaces.nb201.model import build_network, count_flops, count_params
+from search_spaces.nb201.costs import count_flops, count_params
+from search_spaces.nb201.model import build_network
 
 TEST_ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
 
 
 def _archs(n: int, seed: int = 0) -> list[Nb201Arch]:
     rng = np.random.default_rng(seed)
-    special = ["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-               "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|", TEST_ARCH]
+    special = [
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|",
+        TEST_ARCH,
+    ]
     return [Nb201Arch.from_str(s) for s in special] + [sample_arch(rng) for _ in range(n)]
 
 

@@ -18,7 +18,7 @@ from onnx import TensorProto, helper
 from nasrlm.onnx_text import DEFAULT_OPSET
 
 from .arch import EDGES
-from .model import CELLS_PER_STAGE, STEM_CHANNELS
+from .costs import CELLS_PER_STAGE, STEM_CHANNELS
 
 CELL_FUNCTION = "Nb201Cell"  # named after the module class, as for an exported network
 _IR_VERSION = 8  # what torch's TorchScript exporter writes

@@ -14,18 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
-from onnx import printer
 
 from nasrlm.cache import atomic_write_bytes, cache_dir
-from nasrlm.onnx_text import canonicalize, to_onnx_text
 
 from ..base import Metric, UnknownMetricError
 from . import arch as _arch
 from .arch import NUM_ARCHS, Nb201Arch
 from .benchmark import Nb201Benchmark
-from .model import INPUT_SHAPE, Nb201Cell, build_network, count_flops, count_params
-from .onnx_builder import build_onnx, cell_scopes
+from .costs import INPUT_SHAPE, count_flops, count_params
+
+# torch and onnx are imported where networks or text are made: asking for metrics needs neither.
 
 ArchLike = Nb201Arch | str | int
 
@@ -48,6 +46,12 @@ _COMPUTED_METRICS = {
 
 
 def _text_of_ops(ops: tuple[str, ...]) -> str:
+    from onnx import printer
+
+    from nasrlm.onnx_text import canonicalize
+
+    from .onnx_builder import build_onnx, cell_scopes
+
     return printer.to_text(canonicalize(build_onnx(ops), cell_scopes()))
 
 
@@ -58,6 +62,8 @@ def _texts_of_chunk(chunk: list[tuple[str, ...]]) -> list[str]:
 @functools.cache
 def _text_format_key() -> str:
     """Changes whenever the code or onnx version that makes the text changes (invalidates the cache)."""
+    import onnx
+
     from nasrlm import onnx_text
 
     from . import onnx_builder
@@ -118,6 +124,8 @@ class Nb201Space:
     # --- networks ------------------------------------------------------------------------------
     def build_model(self, arch: ArchLike, num_classes: int = 10) -> Any:
         """The PyTorch network (official NB201 macro structure), in eval mode."""
+        from .model import build_network
+
         return build_network(self.arch(arch).ops, num_classes=num_classes)
 
     def example_input(self, batch_size: int = 1) -> Any:
@@ -131,6 +139,10 @@ class Nb201Space:
 
     def onnx_text_exported(self, arch: ArchLike) -> str:
         """The same text through the general path: build the torch module and export it (~0.2 s)."""
+        from nasrlm.onnx_text import to_onnx_text
+
+        from .model import Nb201Cell
+
         return to_onnx_text(self.build_model(arch), self.example_input(), functions={Nb201Cell})
 
     def onnx_texts(
@@ -188,8 +200,18 @@ class Nb201Space:
         """All 15,625 values of ``metric`` (read-only), entry ``i`` = official index ``i``."""
         if metric in _COMPUTED_METRICS:
             if metric not in self._computed:
+                # Both costs depend only on how many 1x1 and 3x3 convs the cell has: count them in
+                # the arch strings and look the 49 possible answers up (~10 ms for all archs).
                 count = count_params if metric == "params" else count_flops
-                array = np.array([count(a.ops) / 1e6 for a in self.archs()], dtype=np.float64)
+                by_convs = {}
+                values = []
+                for text in self.benchmark.arch_strs:
+                    key = (text.count("nor_conv_1x1"), text.count("nor_conv_3x3"))
+                    if key not in by_convs:
+                        ops = ("nor_conv_1x1",) * key[0] + ("nor_conv_3x3",) * key[1]
+                        by_convs[key] = count(ops + ("none",) * (6 - len(ops))) / 1e6
+                    values.append(by_convs[key])
+                array = np.array(values, dtype=np.float64)
                 array.setflags(write=False)
                 self._computed[metric] = array
             return self._computed[metric]

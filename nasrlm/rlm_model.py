@@ -1,0 +1,325 @@
+"""The Regression Language Model: a text encoder and a small decoder that writes numbers.
+
+The decoder's sequence for one example is, objective after objective (in the model's order),
+``<obj_k> sign exponent d1 d2 d3 d4``: the objective token is given, the number tokens are
+predicted. So objective k is decoded conditioned on every objective before it, p(y2 | y1, x),
+one model serves accuracy and every device, a row may carry any subset of the objectives, and a
+new objective (a new device) is one more row in the objective embedding.
+
+Decoding is constrained: at each position only the tokens valid there (a sign, an exponent, a
+digit) keep their logits, in training as in sampling, so every sample is a valid number.
+
+Sampling is batched over architectures x samples. Two choices keep it fast on a CPU: the
+cross-attention keys and values are computed once per architecture and shared by its samples
+(the samples of one architecture are extra query rows against the same memory, not copies of
+it), and self-attention keeps a key/value cache, so each step costs one token.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .number_tokenizer import NumberTokenizer, NumberTokenizerConfig
+
+__all__ = ["DecoderConfig", "EncoderConfig", "RLMConfig", "RegressionLM"]
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """``builtin``: a pre-LN transformer encoder; ``t5gemma``: a T5Gemma encoder (transformers)."""
+
+    kind: Literal["builtin", "t5gemma"] = "builtin"
+    d_model: int = 128
+    n_layers: int = 2
+    n_heads: int = 4
+    d_ff: int = 512
+    dropout: float = 0.0
+    max_length: int = 1024
+    # t5gemma only: a local folder (or hub id, where the user has network) of pretrained weights,
+    # or a T5Gemma module config (dict) for a randomly initialized encoder.
+    pretrained: str | None = None
+    t5gemma_config: dict | None = None
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    d_model: int = 128
+    n_layers: int = 2
+    n_heads: int = 4
+    d_ff: int = 512
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class RLMConfig:
+    objectives: tuple[str, ...]
+    text_vocab_size: int
+    pad_id: int = 0
+    number: NumberTokenizerConfig = field(default_factory=NumberTokenizerConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+
+    def __post_init__(self) -> None:
+        if not self.objectives:
+            raise ValueError("an RLM needs at least one objective")
+        if len(set(self.objectives)) != len(self.objectives):
+            raise ValueError(f"objectives must be distinct, got {list(self.objectives)}")
+
+
+class BuiltinEncoder(nn.Module):
+    def __init__(self, config: EncoderConfig, vocab_size: int, pad_id: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, config.d_model, padding_idx=pad_id)
+        self.position = nn.Embedding(config.max_length, config.d_model)
+        layer = nn.TransformerEncoderLayer(
+            config.d_model,
+            config.n_heads,
+            config.d_ff,
+            config.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.layers = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(config.d_model)
+        self.hidden_size = config.d_model
+        self.max_length = config.max_length
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if ids.shape[1] > self.max_length:
+            raise ValueError(f"input has {ids.shape[1]} tokens; this encoder takes at most {self.max_length}")
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        h = self.embed(ids) * math.sqrt(self.hidden_size) + self.position(positions)
+        return self.norm(self.layers(h, src_key_padding_mask=~mask))
+
+
+def build_encoder(config: EncoderConfig, vocab_size: int, pad_id: int) -> nn.Module:
+    if config.kind == "builtin":
+        return BuiltinEncoder(config, vocab_size, pad_id)
+    if config.kind == "t5gemma":
+        from .t5gemma_encoder import T5GemmaEncoder
+
+        return T5GemmaEncoder(config, vocab_size, pad_id)
+    raise ValueError(f"unknown encoder kind {config.kind!r}; valid: builtin, t5gemma")
+
+
+class _Attention(nn.Module):
+    def __init__(self, d_model: int, n_heads: int) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
+        self.n_heads = n_heads
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, D] -> [B, H, T, D/H]
+        return x.unflatten(-1, (self.n_heads, -1)).transpose(1, 2)
+
+    def keys_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k, v = self.kv(x).chunk(2, dim=-1)
+        return self.split(k), self.split(v)
+
+    def attend(
+        self,
+        x: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        *,
+        causal: bool = False,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        out = F.scaled_dot_product_attention(self.split(self.q(x)), k, v, attn_mask=mask, is_causal=causal)
+        return self.out(out.transpose(1, 2).flatten(-2))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-LN: causal self-attention, cross-attention to the encoder, feed-forward."""
+
+    def __init__(self, config: DecoderConfig) -> None:
+        super().__init__()
+        d = config.d_model
+        self.self_attn = _Attention(d, config.n_heads)
+        self.cross_attn = _Attention(d, config.n_heads)
+        self.ff = nn.Sequential(nn.Linear(d, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, d))
+        self.norms = nn.ModuleList(nn.LayerNorm(d) for _ in range(3))
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        cache: list[torch.Tensor] | None = None,
+        samples: int = 1,
+    ) -> torch.Tensor:
+        """``x`` is [B*samples, T, D]; ``memory`` = (keys, values, bias) per architecture (B rows).
+
+        With ``cache`` (a list holding this layer's past keys/values), ``x`` is the next token
+        only and the cache is extended in place.
+        """
+        h = self.norms[0](x)
+        k, v = self.self_attn.keys_values(h)
+        if cache is not None:
+            if cache:
+                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+            cache[:] = [k, v]
+        x = x + self.dropout(self.self_attn.attend(h, k, v, causal=cache is None))
+        # Cross-attention: the samples of one architecture become extra query rows, so the memory
+        # keys/values are never copied per sample.
+        h = self.norms[1](x)
+        b_s, t, d = h.shape
+        queries = h.reshape(b_s // samples, samples * t, d)
+        mem_k, mem_v, bias = memory
+        attended = self.cross_attn.attend(queries, mem_k, mem_v, mask=bias).reshape(b_s, t, d)
+        x = x + self.dropout(attended)
+        return x + self.dropout(self.ff(self.norms[2](x)))
+
+
+class RegressionLM(nn.Module):
+    """Text in, numbers out. See the module docstring for the decoder's sequence layout."""
+
+    def __init__(self, config: RLMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.numbers = NumberTokenizer(config.number)
+        dec = config.decoder
+        self.encoder = build_encoder(config.encoder, config.text_vocab_size, config.pad_id)
+        self.bridge = nn.Linear(self.encoder.hidden_size, dec.d_model)
+        self.number_embed = nn.Embedding(self.numbers.vocab_size, dec.d_model)
+        self.objective_embed = nn.Embedding(len(config.objectives), dec.d_model)
+        # Position within an objective's segment (0 = the objective token): the same for every
+        # objective, so segments can be dropped or added without shifting anything.
+        self.segment_position = nn.Embedding(self.numbers.tokens_per_number + 1, dec.d_model)
+        self.layers = nn.ModuleList(DecoderLayer(dec) for _ in range(dec.n_layers))
+        self.final_norm = nn.LayerNorm(dec.d_model)
+        self.head = nn.Linear(dec.d_model, self.numbers.vocab_size)
+        # allowed[p] = tokens valid as the p-th token of a number.
+        self.register_buffer("allowed", torch.from_numpy(self.numbers.allowed_masks()), persistent=False)
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        return self.config.objectives
+
+    # --- encoder side ----------------------------------------------------------------------------
+    def encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Encoder states projected to the decoder width: [B, L, D]."""
+        return self.bridge(self.encoder(ids, mask))
+
+    def memory(self, states: torch.Tensor, mask: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+        """Per layer: cross-attention keys, values and the additive padding bias, computed once."""
+        bias = torch.zeros(mask.shape, dtype=states.dtype, device=states.device)
+        bias = bias.masked_fill(~mask, float("-inf"))[:, None, None, :]
+        return [(*layer.cross_attn.keys_values(states), bias) for layer in self.layers]
+
+    # --- decoder side ----------------------------------------------------------------------------
+    def _embed(self, tokens: torch.Tensor, objective_ids: torch.Tensor) -> torch.Tensor:
+        """``tokens`` [N, T*] number ids (the objective token sits at segment position 0)."""
+        per = self.numbers.tokens_per_number + 1
+        positions = torch.arange(tokens.shape[1], device=tokens.device) % per
+        is_objective = positions == 0
+        number_part = self.number_embed(tokens.clamp(min=0))
+        objective_part = self.objective_embed(objective_ids)
+        x = torch.where(is_objective[None, :, None], objective_part, number_part)
+        return x + self.segment_position(positions)
+
+    def objective_index(self, names: list[str] | tuple[str, ...]) -> list[int]:
+        unknown = [n for n in names if n not in self.objectives]
+        if unknown:
+            raise KeyError(
+                f"unknown objective(s) {unknown}; this model decodes: {', '.join(self.objectives)}"
+            )
+        return [self.objectives.index(n) for n in names]
+
+    def loss(
+        self, states: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, present: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean cross-entropy of the number tokens.
+
+        ``targets`` [B, K, T] token ids for all K objectives; ``present`` [B, K] bool: rows may
+        lack some objectives, whose segments are then left out of that row's sequence.
+        """
+        b, k, t = targets.shape
+        per = t + 1
+        order = torch.argsort((~present).to(torch.int8), dim=1, stable=True)  # present first, in order
+        n_present = present.sum(1)
+        kept = torch.arange(k, device=targets.device)[None, :] < n_present[:, None]
+        seg_targets = torch.gather(targets, 1, order[:, :, None].expand(b, k, t))
+        seg_objectives = order  # objective id of each segment
+        # Sequence: [obj, n1..nT] per segment; predict n1..nT from the token before each.
+        tokens = torch.cat([torch.zeros_like(seg_targets[:, :, :1]), seg_targets], dim=2).reshape(b, k * per)
+        objective_ids = seg_objectives[:, :, None].expand(b, k, per).reshape(b, k * per)
+        x = self._embed(tokens[:, :-1], objective_ids[:, :-1])
+        memory = self.memory(states, mask)
+        for layer, mem in zip(self.layers, memory, strict=True):
+            x = layer(x, mem)
+        logits = self.head(self.final_norm(x))  # position i predicts token i+1
+        next_pos = (torch.arange(1, k * per, device=targets.device) % per) - 1  # -1: an objective token
+        is_number = next_pos >= 0
+        allowed = self.allowed[next_pos.clamp(min=0)]  # [S, V]
+        logits = logits.masked_fill(~allowed[None], float("-inf"))
+        predicted = is_number[None, :] & kept[:, :, None].expand(b, k, per).reshape(b, k * per)[:, 1:]
+        return F.cross_entropy(logits[predicted], tokens[:, 1:][predicted])
+
+    @torch.no_grad()
+    def sample_tokens(
+        self,
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        objectives: list[str],
+        samples: int,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Number tokens [B, samples, len(objectives), T], decoded objective after objective."""
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        ids = self.objective_index(objectives)
+        b, t = states.shape[0], self.numbers.tokens_per_number
+        memory = self.memory(states, mask)
+        caches: list[list[torch.Tensor]] = [[] for _ in self.layers]
+        out = torch.empty(b * samples, len(ids), t, dtype=torch.long, device=states.device)
+        step = 0
+        for j, objective in enumerate(ids):
+            token = torch.full((b * samples, 1), objective, dtype=torch.long, device=states.device)
+            for p in range(t + 1):
+                segment_pos = torch.tensor([p], device=states.device)
+                if p == 0:
+                    x = self.objective_embed(token)
+                else:
+                    x = self.number_embed(token)
+                x = x + self.segment_position(segment_pos)
+                for layer, mem, cache in zip(self.layers, memory, caches, strict=True):
+                    x = layer(x, mem, cache=cache, samples=samples)
+                step += 1
+                if p == t:  # the last digit is in; the next objective token is given, not predicted
+                    break
+                logits = self.head(self.final_norm(x[:, -1])).float()
+                logits = logits.masked_fill(~self.allowed[p], float("-inf"))
+                if temperature == 0:
+                    token = logits.argmax(-1, keepdim=True)
+                else:
+                    probs = torch.softmax(logits / temperature, dim=-1)
+                    token = torch.multinomial(probs, 1, generator=generator)
+                out[:, j, p] = token[:, 0]
+        return out.reshape(b, samples, len(ids), t)
+
+    def add_objective(self, name: str) -> RegressionLM:
+        """A copy of this model that also decodes ``name`` (its embedding starts at the mean of the others)."""
+        if name in self.objectives:
+            raise ValueError(f"the model already decodes {name!r}")
+        from dataclasses import replace
+
+        grown = RegressionLM(replace(self.config, objectives=(*self.objectives, name)))
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith("objective_embed")}
+        grown.load_state_dict(state, strict=False)
+        with torch.no_grad():
+            old = self.objective_embed.weight
+            grown.objective_embed.weight[: len(old)] = old
+            grown.objective_embed.weight[len(old)] = old.mean(0)
+        return grown
