@@ -1,0 +1,299 @@
+"""The public surrogate: fit on (network, metrics), predict metrics with uncertainty, save, load.
+
+>>> from nasrlm import Surrogate
+>>> surrogate = Surrogate.pretrained(space="nb201")                      # the shipped default
+>>> surrogate.fit(archs, {"acc": acc, "latency_pixel3": latency})        # fine-tune
+>>> prediction = surrogate.predict(candidates)                           # median of 32 samples
+>>> prediction.point["acc"], prediction.interval(0.9)["acc"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from . import __version__
+from .inputs import to_texts
+from .number_tokenizer import NumberTokenizerConfig
+from .rlm_model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
+from .text_tokenizer import TextTokenizer, TextTokenizerConfig
+from .training import EncodedData, TrainConfig, TrainResult, encode_states, train
+
+__all__ = ["Prediction", "Surrogate", "SurrogateLoadError"]
+
+FORMAT_VERSION = 1
+PRETRAINED_DIR = Path(__file__).parent / "pretrained" / "default"
+
+
+class SurrogateLoadError(RuntimeError):
+    """A saved surrogate is missing, corrupted or incompatible; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Samples of every objective for every input, and statistics of them.
+
+    ``samples[i, s, k]`` is sample ``s`` of objective ``k`` for input ``i``; ``point`` is the
+    median (or mean) over samples, the RLM's point estimate; the spread is its uncertainty.
+    """
+
+    objectives: tuple[str, ...]
+    samples: np.ndarray
+    point_estimate: Literal["median", "mean"] = "median"
+
+    def _by_objective(self, array: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: array[:, k] for k, name in enumerate(self.objectives)}
+
+    @property
+    def point(self) -> dict[str, np.ndarray]:
+        return self.median if self.point_estimate == "median" else self.mean
+
+    @property
+    def median(self) -> dict[str, np.ndarray]:
+        return self._by_objective(np.median(self.samples, axis=1))
+
+    @property
+    def mean(self) -> dict[str, np.ndarray]:
+        return self._by_objective(self.samples.mean(axis=1))
+
+    @property
+    def std(self) -> dict[str, np.ndarray]:
+        return self._by_objective(self.samples.std(axis=1))
+
+    def quantile(self, q: float) -> dict[str, np.ndarray]:
+        return self._by_objective(np.quantile(self.samples, q, axis=1))
+
+    def interval(self, level: float = 0.9) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Central interval holding ``level`` of the samples, per objective: (low, high)."""
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level}")
+        low, high = self.quantile((1 - level) / 2), self.quantile((1 + level) / 2)
+        return {name: (low[name], high[name]) for name in self.objectives}
+
+
+def _fingerprint(texts: Sequence[str], targets: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(hashlib.sha256(text.encode()).digest())
+    digest.update(np.ascontiguousarray(targets, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+class Surrogate:
+    """An RLM with its tokenizers and the search space it reads architectures of (if any)."""
+
+    def __init__(self, model: RegressionLM, tokenizer: TextTokenizer, space: str | None = None,
+                 meta: Mapping[str, Any] | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.space_name = space
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    # --- construction ----------------------------------------------------------------------------
+    @classmethod
+    def new(cls, objectives: Sequence[str], tokenizer_texts: Iterable[str], *, space: str | None = None,
+            tokenizer: TextTokenizerConfig = TextTokenizerConfig(), encoder: EncoderConfig = EncoderConfig(),
+            decoder: DecoderConfig = DecoderConfig(), number: NumberTokenizerConfig = NumberTokenizerConfig(),
+            seed: int = 0) -> Surrogate:
+        """An untrained surrogate whose BPE is learned on ``tokenizer_texts``."""
+        text_tokenizer = TextTokenizer.train(tokenizer_texts, tokenizer)
+        if tokenizer.max_length > encoder.max_length and encoder.kind == "builtin":
+            encoder = dataclasses.replace(encoder, max_length=tokenizer.max_length)
+        torch.manual_seed(seed)
+        config = RLMConfig(objectives=tuple(objectives), text_vocab_size=text_tokenizer.vocab_size,
+                           pad_id=text_tokenizer.pad_id, number=number, encoder=encoder, decoder=decoder)
+        return cls(RegressionLM(config), text_tokenizer, space=space)
+
+    @classmethod
+    def pretrained(cls, space: str | None = None) -> Surrogate:
+        """The default model shipped with nasrlm (see ``nasrlm/pretrained/default/NOTE.md``)."""
+        surrogate = cls.load(PRETRAINED_DIR)
+        if space is not None:
+            surrogate.space_name = space
+        return surrogate
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        return self.model.objectives
+
+    @property
+    def space(self) -> Any:
+        if self.space_name is None:
+            return None
+        from search_spaces import get_space
+
+        return get_space(self.space_name)
+
+    # --- data ------------------------------------------------------------------------------------
+    def texts(self, inputs: Iterable[Any], *, raw_text: bool = False) -> list[str]:
+        return to_texts(inputs, self.space, raw_text=raw_text)
+
+    def _encode_inputs(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, float]:
+        ids, mask, truncated = self.tokenizer.encode_batch(texts)
+        return torch.from_numpy(ids), torch.from_numpy(mask), truncated
+
+    def _targets(self, targets: Mapping[str, Any] | np.ndarray, n: int) -> dict[str, np.ndarray]:
+        if isinstance(targets, np.ndarray):
+            array = targets.reshape(n, -1) if targets.ndim == 1 else targets
+            if array.shape[1] != len(self.objectives):
+                raise ValueError(f"targets have {array.shape[1]} columns; the model decodes "
+                                 f"{len(self.objectives)} objectives ({', '.join(self.objectives)}): pass a dict")
+            targets = {name: array[:, k] for k, name in enumerate(self.objectives)}
+        out = {}
+        for name, values in targets.items():
+            array = np.asarray(values, dtype=np.float64).reshape(-1)
+            if len(array) != n:
+                raise ValueError(f"objective {name!r} has {len(array)} values for {n} inputs")
+            out[name] = array
+        if not out:
+            raise ValueError("no targets given")
+        return out
+
+    # --- training --------------------------------------------------------------------------------
+    def fit(self, inputs: Iterable[Any], targets: Mapping[str, Any] | np.ndarray,
+            config: TrainConfig = TrainConfig(), *, raw_text: bool = False) -> TrainResult:
+        """Train on ``inputs`` with ``targets`` (objective name -> values).
+
+        Objectives the model does not decode yet are added (a new device, say); rows train only the
+        objectives given. Returns what happened (steps, time, validation loss, how it stopped).
+        """
+        texts = self.texts(inputs, raw_text=raw_text)
+        columns = self._targets(targets, len(texts))
+        for name in columns:
+            if name not in self.objectives:
+                self.model = self.model.add_objective(name)
+        numbers = self.model.numbers
+        k, t = len(self.objectives), numbers.tokens_per_number
+        tokens = np.zeros((len(texts), k, t), dtype=np.int64)
+        tokens[:] = numbers.encode(0.0)
+        present = np.zeros((len(texts), k), dtype=bool)
+        for name, values in columns.items():
+            j = self.objectives.index(name)
+            tokens[:, j] = numbers.encode_batch(values, name=name)  # rejects NaN/inf, naming the rows
+            present[:, j] = True
+        ids, mask, truncated = self._encode_inputs(texts)
+        data = EncodedData(ids, mask, torch.from_numpy(tokens), torch.from_numpy(present))
+        result = train(self.model, data, config)
+        stacked = np.stack([columns[name] for name in columns], axis=1)
+        self.meta.update({
+            "trained_on": len(texts), "objectives_trained": list(columns), "truncated_share": truncated,
+            "data_fingerprint": _fingerprint(texts, stacked), "train_seconds": result.seconds,
+            "train_steps": result.steps, "stopped": result.stopped,
+        })
+        return result
+
+    # --- prediction ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, inputs: Iterable[Any], *, num_samples: int = 32, objectives: Sequence[str] | None = None,
+               temperature: float = 1.0, batch_size: int = 64, seed: int = 0, raw_text: bool = False,
+               progress: bool = False) -> np.ndarray:
+        """Samples [N, num_samples, K] for the given objectives (default: all, in model order)."""
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+        names = list(objectives or self.objectives)
+        order = sorted(self.model.objective_index(names))  # decode in the model's order
+        decode_names = [self.objectives[i] for i in order]
+        texts = self.texts(inputs, raw_text=raw_text)
+        ids, mask, _ = self._encode_inputs(texts)
+        generator = torch.Generator().manual_seed(seed)
+        from tqdm.auto import tqdm
+
+        chunks = []
+        for i in tqdm(range(0, len(texts), batch_size), desc="predicting", disable=not progress):
+            chunk_mask = mask[i : i + batch_size]
+            width = int(chunk_mask.sum(1).max())
+            states = encode_states(self.model, ids[i : i + batch_size, :width], chunk_mask[:, :width])
+            tokens = self.model.sample_tokens(states, chunk_mask[:, :width], decode_names, num_samples,
+                                              temperature=temperature, generator=generator)
+            chunks.append(self.model.numbers.decode_batch(tokens.numpy()))
+        values = np.concatenate(chunks) if chunks else np.zeros((0, num_samples, len(names)))
+        return values[:, :, [decode_names.index(n) for n in names]]
+
+    def predict(self, inputs: Iterable[Any], *, num_samples: int = 32, objectives: Sequence[str] | None = None,
+                point: Literal["median", "mean"] = "median", **kwargs: Any) -> Prediction:
+        """Point estimates (median of samples by default) and uncertainty for every input."""
+        if point not in ("median", "mean"):
+            raise ValueError(f"point must be 'median' or 'mean', got {point!r}")
+        names = tuple(objectives or self.objectives)
+        samples = self.sample(inputs, num_samples=num_samples, objectives=names, **kwargs)
+        return Prediction(names, samples, point)
+
+    # --- persistence -----------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write weights (safetensors), config, tokenizer and metadata; never leaves a half-written model."""
+        from safetensors.torch import save_file
+
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            weights = staging / "model.safetensors"
+            save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(weights))
+            self.tokenizer.save(staging / "tokenizer")
+            config = {
+                "format_version": FORMAT_VERSION, "nasrlm_version": __version__, "space": self.space_name,
+                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+                "model": dataclasses.asdict(self.model.config), "meta": self.meta,
+            }
+            (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+            if target.exists():  # swap in the new folder, then drop the old one
+                old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
+                os.replace(target, old / "x")
+                os.replace(staging, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Surrogate:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        root = Path(directory)
+        config_path, weights = root / "config.json", root / "model.safetensors"
+        for path in (config_path, weights):
+            if not path.is_file():
+                raise SurrogateLoadError(f"not a saved nasrlm surrogate: {path} is missing")
+        try:
+            config = json.loads(config_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise SurrogateLoadError(f"{config_path} is not valid JSON: {exc}") from exc
+        if config.get("format_version") != FORMAT_VERSION:
+            raise SurrogateLoadError(f"{config_path} has format version {config.get('format_version')!r}; "
+                                     f"this nasrlm ({__version__}) reads version {FORMAT_VERSION}")
+        if hashlib.sha256(weights.read_bytes()).hexdigest() != config.get("weights_sha256"):
+            raise SurrogateLoadError(f"{weights} does not match the checksum in config.json: it is corrupted")
+        try:
+            m = config["model"]
+            rlm_config = RLMConfig(objectives=tuple(m["objectives"]), text_vocab_size=m["text_vocab_size"],
+                                   pad_id=m["pad_id"], number=NumberTokenizerConfig(**m["number"]),
+                                   encoder=EncoderConfig(**m["encoder"]), decoder=DecoderConfig(**m["decoder"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SurrogateLoadError(f"{config_path} has an incompatible model config: {exc}") from exc
+        model = RegressionLM(rlm_config)
+        try:
+            model.load_state_dict(load_file(str(weights)))
+        except (SafetensorError, RuntimeError) as exc:
+            raise SurrogateLoadError(f"{weights} does not fit the model in config.json: {exc}") from exc
+        try:
+            tokenizer = TextTokenizer.load(root / "tokenizer")
+        except Exception as exc:
+            raise SurrogateLoadError(f"tokenizer of {root} cannot be loaded: {exc}") from exc
+        return cls(model, tokenizer, space=config.get("space"), meta=config.get("meta"))

@@ -1,0 +1,233 @@
+"""Training the RLM: cross-entropy on number tokens, AdamW/Adafactor, warmup + cosine decay,
+gradient clipping, early stopping on a held-out split, resumable checkpoints, and a frozen-encoder
+mode that encodes every input once so that fine-tuning touches only the decoder (seconds)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from .cache import atomic_write_bytes
+from .rlm_model import RegressionLM
+
+__all__ = ["EncodedData", "TrainConfig", "TrainResult", "encode_states", "train"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 16
+    lr: float = 1e-3
+    encoder_lr_scale: float = 1.0  # the encoder's learning rate relative to lr (e.g. 0.3 when fine-tuning)
+    weight_decay: float = 0.01
+    optimizer: Literal["adamw", "adafactor"] = "adamw"
+    warmup_fraction: float = 0.05
+    grad_clip: float = 1.0
+    val_fraction: float = 0.1
+    patience: int = 10  # epochs without a better validation loss before stopping
+    seed: int = 0
+    freeze_encoder: bool = False
+    max_minutes: float | None = None  # stop (keeping the best state) once this much time is spent
+    checkpoint_dir: str | None = None  # resumable state is written here
+    checkpoint_every_steps: int = 200
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adamw", "adafactor"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: adamw, adafactor")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be at least 1")
+
+
+@dataclass
+class EncodedData:
+    """Model-ready tensors: input ids/mask [N, L], number tokens [N, K, T], present [N, K]."""
+
+    ids: torch.Tensor
+    mask: torch.Tensor
+    targets: torch.Tensor
+    present: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.ids.shape[0]
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for tensor in (self.ids, self.mask, self.targets, self.present):
+            digest.update(tensor.cpu().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    epochs: int
+    seconds: float
+    best_val_loss: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped: str = "epochs"  # epochs | early_stopping | time_budget
+
+
+@torch.no_grad()
+def encode_states(model: RegressionLM, ids: torch.Tensor, mask: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """Decoder-width encoder states of every row, [N, L, D], computed once (eval mode)."""
+    was_training = model.training
+    model.eval()
+    states = torch.cat([model.encode(ids[i : i + batch_size], mask[i : i + batch_size])
+                        for i in range(0, len(ids), batch_size)])
+    model.train(was_training)
+    return states
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * fraction)) if n >= 20 else 0  # too few rows to spare any
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _optimizer(model: RegressionLM, config: TrainConfig) -> torch.optim.Optimizer:
+    encoder = [p for p in model.encoder.parameters() if p.requires_grad]
+    encoder_ids = {id(p) for p in encoder}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
+    groups = [{"params": rest, "lr": config.lr}]
+    if encoder and not config.freeze_encoder:
+        groups.append({"params": encoder, "lr": config.lr * config.encoder_lr_scale})
+    if config.optimizer == "adafactor":
+        return torch.optim.Adafactor(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):
+    warmup = max(1, int(total_steps * warmup_fraction))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _batch_loss(model: RegressionLM, data: EncodedData, rows: torch.Tensor, states: torch.Tensor | None) -> torch.Tensor:
+    mask = data.mask[rows]
+    width = int(mask.sum(1).max())  # trim the padding every row of this batch has
+    mask = mask[:, :width]
+    batch_states = states[rows][:, :width] if states is not None else model.encode(data.ids[rows][:, :width], mask)
+    return model.loss(batch_states, mask, data.targets[rows], data.present[rows])
+
+
+@torch.no_grad()
+def _eval_loss(model: RegressionLM, data: EncodedData, rows: np.ndarray, states: torch.Tensor | None,
+               batch_size: int) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(rows), batch_size * 2):
+        chunk = torch.from_numpy(rows[i : i + batch_size * 2])
+        total += float(_batch_loss(model, data, chunk, states)) * len(chunk)
+        count += len(chunk)
+    model.train()
+    return total / max(count, 1)
+
+
+def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainResult:
+    """Fit ``model`` in place (ending with its best validation state) and report what happened."""
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(config.seed)
+    generator = np.random.default_rng(config.seed)
+    train_rows, val_rows = _split(len(data), config.val_fraction, config.seed)
+    for p in model.encoder.parameters():
+        p.requires_grad_(not config.freeze_encoder)
+    states = encode_states(model, data.ids, data.mask) if config.freeze_encoder else None
+    steps_per_epoch = max(1, math.ceil(len(train_rows) / config.batch_size))
+    total_steps = steps_per_epoch * config.epochs
+    optimizer = _optimizer(model, config)
+    scheduler = _schedule(optimizer, total_steps, config.warmup_fraction)
+
+    state = {"epoch": 0, "step": 0, "best_val": math.inf, "bad_epochs": 0, "history": [], "seconds": 0.0}
+    best_weights = copy.deepcopy(model.state_dict())
+    checkpoint = Path(config.checkpoint_dir) / "train_state.pt" if config.checkpoint_dir else None
+    identity = {"config": dataclasses.asdict(config) | {"progress": None, "max_minutes": None},
+                "data": data.fingerprint(), "objectives": list(model.objectives)}
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        if saved["identity"] != identity:
+            raise ValueError(f"{checkpoint} belongs to a different run (config, data or objectives differ); "
+                             "delete it or choose another checkpoint_dir")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        best_weights, state = saved["best_weights"], saved["state"]
+        generator.bit_generator.state = saved["numpy_rng"]
+        torch.set_rng_state(saved["torch_rng"])
+
+    def save_checkpoint() -> None:
+        if checkpoint is None:
+            return
+        import io
+
+        buffer = io.BytesIO()
+        torch.save({"identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "best_weights": best_weights, "state": state,
+                    "numpy_rng": generator.bit_generator.state, "torch_rng": torch.get_rng_state()}, buffer)
+        atomic_write_bytes(checkpoint, buffer.getvalue())
+
+    started = time.perf_counter() - state["seconds"]
+    stopped = "epochs"
+    bar = tqdm(total=total_steps, initial=state["step"], desc="training", unit="step", disable=not config.progress)
+    model.train()
+    while state["epoch"] < config.epochs and not state.get("done"):
+        # The epoch's order is drawn even when resuming mid-epoch, so a resumed run replays it exactly.
+        order = generator.permutation(train_rows)
+        first = state["step"] - state["epoch"] * steps_per_epoch
+        for b in range(first, steps_per_epoch):
+            rows = torch.from_numpy(order[b * config.batch_size : (b + 1) * config.batch_size])
+            loss = _batch_loss(model, data, rows, states)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            state["step"] += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss):.3f}", best_val=f"{state['best_val']:.3f}")
+            if state["step"] % config.checkpoint_every_steps == 0:
+                state["seconds"] = time.perf_counter() - started
+                save_checkpoint()
+        state["epoch"] += 1
+        rows_for_val = val_rows if len(val_rows) else train_rows
+        val_loss = _eval_loss(model, data, rows_for_val, states, config.batch_size)
+        state["history"].append({"epoch": state["epoch"], "step": state["step"], "val_loss": val_loss,
+                                 "seconds": time.perf_counter() - started})
+        if val_loss < state["best_val"] - 1e-4:
+            state["best_val"], state["bad_epochs"] = val_loss, 0
+            best_weights = copy.deepcopy(model.state_dict())
+        else:
+            state["bad_epochs"] += 1
+        state["seconds"] = time.perf_counter() - started
+        if len(val_rows) and state["bad_epochs"] >= config.patience:
+            stopped = "early_stopping"
+            state["done"] = True
+        elif config.max_minutes is not None and state["seconds"] > 60 * config.max_minutes:
+            stopped = "time_budget"
+            state["done"] = True
+        save_checkpoint()
+    bar.close()
+    model.load_state_dict(best_weights)
+    model.eval()
+    for p in model.encoder.parameters():
+        p.requires_grad_(True)
+    return TrainResult(steps=state["step"], epochs=state["epoch"], seconds=time.perf_counter() - started,
+                       best_val_loss=state["best_val"], history=state["history"], stopped=stopped)
