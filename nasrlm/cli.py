@@ -119,6 +119,81 @@ def cmd_onnx_text(args: argparse.Namespace) -> None:
         print(text)
 
 
+def _read_table(path: str, text_column: str) -> tuple[list[str], dict[str, np.ndarray], list[str]]:
+    """Rows of a JSONL or CSV file: the text column, numeric columns, other column names."""
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise CliError(f"data file not found: {path}")
+    try:
+        frame = pd.read_json(file, lines=True) if file.suffix in (".jsonl", ".json") else pd.read_csv(file)
+    except ValueError as exc:
+        raise CliError(f"cannot read {path} as {'JSON lines' if file.suffix != '.csv' else 'CSV'}: {exc}") from None
+    if text_column not in frame.columns:
+        raise CliError(f"{path} has no column {text_column!r}; columns: {', '.join(map(str, frame.columns))}")
+    numeric = {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns
+               if c != text_column and pd.api.types.is_numeric_dtype(frame[c])}
+    return [str(t) for t in frame[text_column]], numeric, list(frame.columns)
+
+
+def cmd_fit(args: argparse.Namespace) -> None:
+    """Train (or fine-tune) an RLM on any text -> numbers table."""
+    from nasrlm.surrogate import Surrogate
+    from nasrlm.text_tokenizer import TextTokenizerConfig
+    from nasrlm.training import TrainConfig
+
+    texts, numeric, _ = _read_table(args.data, args.text_column)
+    targets = [t.strip() for t in args.targets.split(",")] if args.targets else list(numeric)
+    missing = [t for t in targets if t not in numeric]
+    if missing or not targets:
+        raise CliError(f"target column(s) {missing or '(none)'} not numeric columns of {args.data}; "
+                       f"numeric columns: {', '.join(numeric) or '(none)'}")
+    if args.init:
+        surrogate = Surrogate.load(args.init)
+    else:
+        surrogate = Surrogate.new(targets, texts, tokenizer=TextTokenizerConfig(max_length=args.max_length),
+                                  seed=args.seed)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         freeze_encoder=args.freeze_encoder, checkpoint_dir=args.checkpoint_dir)
+    try:
+        result = surrogate.fit(texts, {t: numeric[t] for t in targets}, config, raw_text=True)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    surrogate.save(args.out)
+    print(f"trained on {len(texts)} rows for {result.epochs} epochs ({result.stopped}) in {result.seconds:.1f} s; "
+          f"best validation loss {result.best_val_loss:.4f}; "
+          f"{100 * surrogate.meta['truncated_share']:.1f}% of inputs truncated; saved to {args.out}")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    """Predict every objective of a saved RLM for each row's text; write CSV with uncertainty."""
+    import pandas as pd
+
+    from nasrlm.surrogate import Surrogate, SurrogateLoadError
+
+    try:
+        surrogate = Surrogate.load(args.model)
+    except SurrogateLoadError as exc:
+        raise CliError(str(exc)) from None
+    texts, _, _ = _read_table(args.data, args.text_column)
+    prediction = surrogate.predict(texts, num_samples=args.samples, raw_text=True, progress=True, seed=args.seed)
+    columns: dict[str, np.ndarray] = {}
+    low_high = prediction.interval(0.9)
+    for name in prediction.objectives:
+        columns[name] = prediction.point[name]
+        columns[f"{name}_std"] = prediction.std[name]
+        columns[f"{name}_q05"], columns[f"{name}_q95"] = low_high[name]
+    frame = pd.DataFrame(columns)
+    if args.out:
+        from nasrlm.cache import atomic_write_text
+
+        atomic_write_text(args.out, frame.to_csv(index=False))
+        print(f"wrote {len(frame)} predictions to {args.out}")
+    else:
+        print(frame.to_csv(index=False), end="")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nasrlm",
@@ -151,6 +226,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default="nb201")
     p.add_argument("--out", help="write to this file instead of printing")
     p.set_defaults(run=cmd_onnx_text)
+
+    p = commands.add_parser("fit", help="train an RLM on a JSONL/CSV of (text, y1..yk): any text-to-number task")
+    p.add_argument("--data", required=True, help="a .jsonl or .csv file")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--targets", help="comma-separated numeric columns (default: all numeric columns)")
+    p.add_argument("--out", required=True, help="folder to save the trained model in")
+    p.add_argument("--init", help="fine-tune this saved model instead of starting from scratch")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--max-length", type=int, default=512, help="input tokens kept per text (new models)")
+    p.add_argument("--freeze-encoder", action="store_true", help="train the decoder only (fast fine-tuning)")
+    p.add_argument("--checkpoint-dir", help="resumable training state is kept here")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_fit)
+
+    p = commands.add_parser("predict", help="predict with a saved RLM for each row of a JSONL/CSV")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--samples", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="CSV to write (default: print)")
+    p.set_defaults(run=cmd_predict)
     return parser
 
 

@@ -109,7 +109,7 @@ class Surrogate:
             seed: int = 0) -> Surrogate:
         """An untrained surrogate whose BPE is learned on ``tokenizer_texts``."""
         text_tokenizer = TextTokenizer.train(tokenizer_texts, tokenizer)
-        if tokenizer.max_length > encoder.max_length and encoder.kind == "builtin":
+        if tokenizer.max_length > encoder.max_length:
             encoder = dataclasses.replace(encoder, max_length=tokenizer.max_length)
         torch.manual_seed(seed)
         config = RLMConfig(objectives=tuple(objectives), text_vocab_size=text_tokenizer.vocab_size,
@@ -242,11 +242,17 @@ class Surrogate:
             weights = staging / "model.safetensors"
             save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(weights))
             self.tokenizer.save(staging / "tokenizer")
+            model_config = dataclasses.asdict(self.model.config)
+            encoder = model_config["encoder"]
+            if encoder["kind"] == "t5gemma" and encoder["pretrained"]:
+                # The weights are saved here: loading must not need the original checkpoint again.
+                encoder["t5gemma_config"] = self.model.encoder.model.config.to_dict()
+                encoder["pretrained"] = None
             config = {
                 "format_version": FORMAT_VERSION, "nasrlm_version": __version__, "space": self.space_name,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-                "model": dataclasses.asdict(self.model.config), "meta": self.meta,
+                "model": model_config, "meta": self.meta,
             }
             (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
             if target.exists():  # swap in the new folder, then drop the old one

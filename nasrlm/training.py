@@ -159,7 +159,9 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
     state = {"epoch": 0, "step": 0, "best_val": math.inf, "bad_epochs": 0, "history": [], "seconds": 0.0}
     best_weights = copy.deepcopy(model.state_dict())
     checkpoint = Path(config.checkpoint_dir) / "train_state.pt" if config.checkpoint_dir else None
-    identity = {"config": dataclasses.asdict(config) | {"progress": None, "max_minutes": None},
+    # What must match for a checkpoint to be resumed (not the time budget or the progress bar).
+    ignored = {"progress": None, "max_minutes": None, "checkpoint_every_steps": None}
+    identity = {"config": dataclasses.asdict(config) | ignored,
                 "data": data.fingerprint(), "objectives": list(model.objectives)}
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -202,7 +204,7 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
             scheduler.step()
             state["step"] += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}", best_val=f"{state['best_val']:.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", best_val=f"{state['best_val']:.3f}")
             if state["step"] % config.checkpoint_every_steps == 0:
                 state["seconds"] = time.perf_counter() - started
                 save_checkpoint()
@@ -219,11 +221,11 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
         state["seconds"] = time.perf_counter() - started
         if len(val_rows) and state["bad_epochs"] >= config.patience:
             stopped = "early_stopping"
-            state["done"] = True
-        elif config.max_minutes is not None and state["seconds"] > 60 * config.max_minutes:
-            stopped = "time_budget"
-            state["done"] = True
+            state["done"] = True  # a rerun with this checkpoint returns the best state at once
         save_checkpoint()
+        if config.max_minutes is not None and state["seconds"] > 60 * config.max_minutes:
+            stopped = "time_budget"  # not done: rerunning with the checkpoint goes on from here
+            break
     bar.close()
     model.load_state_dict(best_weights)
     model.eval()

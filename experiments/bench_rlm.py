@@ -1,0 +1,117 @@
+"""RLM surrogate quality and speed on NAS-Bench-201, starting from the shipped pretrained default.
+
+Usage: python experiments/bench_rlm.py [--train-sizes 78,156,469,781,1563] [--seeds 0,1,2]
+                                       [--test-size N] [--samples 32] [--freeze-encoder]
+
+Protocol (as TNASP/PINAT): train on N random archs (splits from baselines.splits, identical for
+every predictor), test on the remaining archs (all of them, or a random --test-size of them); one
+model decodes acc, latency_pixel3 and latency_eyeriss in sequence. Prints Kendall-tau and Spearman
+for acc, Spearman for the two latencies, fit time and prediction throughput (archs/s at --samples
+samples each), per size and seed, then mean +- std per size. Results are appended to
+--out (JSON lines) as they come, and a rerun skips the (size, seed) pairs already there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import kendalltau, spearmanr
+
+OBJECTIVES = ("acc", "latency_pixel3", "latency_eyeriss")
+
+
+def random_split(n_total: int, n_train: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from baselines.splits import random_split as shared
+    except ImportError:  # the baselines package is optional for this script
+        order = np.random.default_rng(seed).permutation(n_total)
+        return np.sort(order[:n_train]), np.sort(order[n_train:])
+    return shared(n_total, n_train, seed)
+
+
+def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
+    from nasrlm.surrogate import Surrogate
+    from nasrlm.training import TrainConfig
+    from search_spaces import get_space
+
+    space = get_space("nb201")
+    train_idx, test_idx = random_split(space.size, size, seed)
+    if args.test_size and args.test_size < len(test_idx):
+        test_idx = np.sort(np.random.default_rng(1000 + seed).choice(test_idx, args.test_size, replace=False))
+    surrogate = Surrogate.pretrained(space="nb201") if args.surrogate is None else Surrogate.load(args.surrogate)
+    targets = {name: space.values(name)[train_idx] for name in OBJECTIVES}
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                         freeze_encoder=args.freeze_encoder, encoder_lr_scale=args.encoder_lr_scale,
+                         val_fraction=0.1, seed=seed, progress=False)
+    started = time.perf_counter()
+    result = surrogate.fit([int(i) for i in train_idx], targets, config)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    prediction = surrogate.predict([int(i) for i in test_idx], num_samples=args.samples, objectives=OBJECTIVES,
+                                   seed=seed)
+    predict_seconds = time.perf_counter() - started
+    row = {"size": size, "seed": seed, "test_archs": len(test_idx), "fit_s": fit_seconds,
+           "epochs": result.epochs, "stopped": result.stopped, "archs_per_s": len(test_idx) / predict_seconds}
+    for name in OBJECTIVES:
+        truth = space.values(name)[test_idx]
+        row[f"{name}_tau"] = float(kendalltau(prediction.point[name], truth)[0])
+        row[f"{name}_rho"] = float(spearmanr(prediction.point[name], truth)[0])
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-sizes", default="78,156,469,781,1563")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--test-size", type=int, default=0, help="0 = all remaining archs")
+    parser.add_argument("--samples", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--patience", type=int, default=8)
+    parser.add_argument("--encoder-lr-scale", type=float, default=1.0)
+    parser.add_argument("--freeze-encoder", action="store_true")
+    parser.add_argument("--surrogate", help="start from this saved surrogate instead of the shipped default")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench_rlm.jsonl"))
+    args = parser.parse_args()
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.is_file() else []
+    sizes = [int(s) for s in args.train_sizes.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    header = (f"{'size':>5} {'seed':>4} {'acc tau':>8} {'acc rho':>8} {'pixel3 rho':>10} {'eyeriss rho':>11} "
+              f"{'fit s':>7} {'archs/s':>8}")
+    print(header)
+    for size in sizes:
+        for seed in seeds:
+            row = next((r for r in done if r["size"] == size and r["seed"] == seed), None)
+            if row is None:
+                row = run_one(size, seed, args)
+                with args.out.open("a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                done.append(row)
+            print(f"{size:>5} {seed:>4} {row['acc_tau']:>8.3f} {row['acc_rho']:>8.3f} "
+                  f"{row['latency_pixel3_rho']:>10.3f} {row['latency_eyeriss_rho']:>11.3f} "
+                  f"{row['fit_s']:>7.1f} {row['archs_per_s']:>8.1f}", flush=True)
+    print("\nmean +- std over seeds")
+    print(header.replace(" seed", "    n"))
+    for size in sizes:
+        rows = [r for r in done if r["size"] == size and r["seed"] in seeds]
+        if not rows:
+            continue
+
+        def stat(key: str, rows: list[dict] = rows) -> str:
+            values = np.array([r[key] for r in rows])
+            return f"{values.mean():.3f}+-{values.std():.3f}"
+
+        print(f"{size:>5} {len(rows):>4} {stat('acc_tau'):>8} {stat('acc_rho'):>8} {stat('latency_pixel3_rho'):>10} "
+              f"{stat('latency_eyeriss_rho'):>11} {np.mean([r['fit_s'] for r in rows]):>7.1f} "
+              f"{np.mean([r['archs_per_s'] for r in rows]):>8.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Pretrain the default RLM shipped with nasrlm, on labels anyone can compute for free.
+
+Usage: python experiments/pretrain_default.py [--minutes 25] [--out nasrlm/pretrained/default]
+                                              [--work runs/pretrain] [--latency-archs 2000]
+
+Labels, over every NAS-Bench-201 architecture (no accuracy and no benchmark latency, which are
+what the model is later evaluated on):
+  flops, params           exact counts of the network;
+  onnx_nodes, onnx_convs  nodes and Conv nodes the flat ONNX graph executes;
+  ort_latency_ms          batch-1 latency measured here with onnxruntime (1 thread, median of 20
+                          runs), for a random subset of --latency-archs architectures: rows without
+                          it simply train the other objectives.
+Everything is resumable: labels are cached in --work, and training checkpoints there, so an
+interrupted run picks up where it stopped when run again with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from nasrlm.cache import atomic_write_text
+from nasrlm.rlm_model import DecoderConfig, EncoderConfig
+
+# The shipped model's size: inputs cut to 256 tokens (head and tail: the cell function is at the
+# end of the text), 2 + 2 layers of width 128 (about 1M parameters).
+DEFAULT_MAX_LENGTH = 256
+DEFAULT_ENCODER = EncoderConfig(d_model=128, n_layers=2, n_heads=4, d_ff=256, max_length=DEFAULT_MAX_LENGTH)
+DEFAULT_DECODER = DecoderConfig(d_model=128, n_layers=2, n_heads=4, d_ff=256)
+FREE_OBJECTIVES = ("flops", "params", "onnx_nodes", "onnx_convs", "ort_latency_ms")
+
+
+def _graph_counts(ops: tuple[str, ...]) -> tuple[int, int]:
+    from search_spaces.nb201.onnx_builder import build_onnx
+
+    nodes = build_onnx(ops).graph.node
+    return len(nodes), sum(node.op_type == "Conv" for node in nodes)
+
+
+def _ort_latency_ms(ops: tuple[str, ...], runs: int = 20) -> float:
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from search_spaces.nb201.onnx_builder import build_onnx
+
+    model = build_onnx(ops)
+    rng = np.random.default_rng(0)
+    for tensor in model.graph.initializer:  # the builder gives shapes only: fill in random weights
+        tensor.CopyFrom(numpy_helper.from_array(
+            rng.standard_normal(tuple(tensor.dims)).astype(np.float32) * 0.1, tensor.name))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    feed = {model.graph.input[0].name: rng.standard_normal((1, 3, 32, 32)).astype(np.float32)}
+    for _ in range(3):
+        session.run(None, feed)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        session.run(None, feed)
+        times.append(time.perf_counter() - started)
+    return 1000 * float(np.median(times))
+
+
+def free_labels(work: Path, latency_archs: int, seed: int = 0) -> dict[str, list[float | None]]:
+    """All free labels for all archs (None where not measured), cached in ``work/labels.json``."""
+    from tqdm.auto import tqdm
+
+    from search_spaces import get_space
+
+    path = work / "labels.json"
+    labels = json.loads(path.read_text()) if path.is_file() else {}
+    space = get_space("nb201")
+    cells = [a.ops for a in space.archs()]
+    n = len(cells)
+    if "onnx_nodes" not in labels:
+        with ProcessPoolExecutor(2) as pool:
+            counts = list(tqdm(pool.map(_graph_counts, cells, chunksize=200), total=n, desc="graph counts"))
+        labels["flops"] = space.values("flops").tolist()
+        labels["params"] = space.values("params").tolist()
+        labels["onnx_nodes"] = [float(c[0]) for c in counts]
+        labels["onnx_convs"] = [float(c[1]) for c in counts]
+        atomic_write_text(path, json.dumps(labels))
+    latency = labels.get("ort_latency_ms") or [None] * n
+    chosen = np.random.default_rng(seed).permutation(n)[:latency_archs]
+    todo = [int(i) for i in chosen if latency[i] is None]
+    # Measured one at a time in this process (parallel runs would disturb each other's timings);
+    # saved every 100 archs so an interruption loses little.
+    for start in tqdm(range(0, len(todo), 100), desc="onnxruntime latency (x100 archs)"):
+        for i in todo[start : start + 100]:
+            latency[i] = _ort_latency_ms(cells[i])
+        labels["ort_latency_ms"] = latency
+        atomic_write_text(path, json.dumps(labels))
+    labels["ort_latency_ms"] = latency
+    return labels
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=25.0, help="training time budget")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--latency-archs", type=int, default=2000)
+    parser.add_argument("--work", type=Path, default=Path("runs/pretrain"))
+    parser.add_argument("--out", type=Path, default=Path("nasrlm/pretrained/default"))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    from nasrlm.surrogate import Surrogate
+    from nasrlm.text_tokenizer import TextTokenizerConfig
+    from nasrlm.training import TrainConfig
+    from search_spaces import get_space
+
+    started = time.perf_counter()
+    labels = free_labels(args.work, args.latency_archs, args.seed)
+    print(f"labels ready in {time.perf_counter() - started:.0f} s")
+    space = get_space("nb201")
+    texts = space.onnx_texts(progress=True)
+    rng = np.random.default_rng(args.seed)
+    tokenizer_texts = [texts[i] for i in rng.choice(len(texts), 4000, replace=False)]
+    surrogate = Surrogate.new(FREE_OBJECTIVES, tokenizer_texts, space="nb201",
+                              tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=DEFAULT_MAX_LENGTH),
+                              encoder=DEFAULT_ENCODER, decoder=DEFAULT_DECODER, seed=args.seed)
+    # Rows with an onnxruntime latency carry all five objectives; the others four. Training on the
+    # two groups separately keeps every batch's objectives uniform, so fit() gets one group at a time:
+    # first all archs on the four exact labels, then the measured subset on all five.
+    exact = {name: np.array(labels[name]) for name in FREE_OBJECTIVES[:4]}
+    measured = np.array([i for i, v in enumerate(labels["ort_latency_ms"]) if v is not None])
+    config = TrainConfig(epochs=args.epochs, batch_size=32, lr=1e-3, patience=3, val_fraction=0.05,
+                         max_minutes=args.minutes * 0.75, checkpoint_dir=str(args.work / "stage1"), seed=args.seed)
+    first = surrogate.fit(space.archs(), exact, config)
+    print(f"stage 1 (all archs, exact labels): {first.steps} steps, {first.seconds:.0f} s, {first.stopped}, "
+          f"val loss {first.best_val_loss:.3f}")
+    with_latency = {name: np.array(labels[name])[measured] for name in FREE_OBJECTIVES[:4]}
+    with_latency["ort_latency_ms"] = np.array([labels["ort_latency_ms"][i] for i in measured])
+    config = TrainConfig(epochs=args.epochs, batch_size=32, lr=5e-4, patience=3, val_fraction=0.1,
+                         max_minutes=args.minutes * 0.25, checkpoint_dir=str(args.work / "stage2"), seed=args.seed)
+    second = surrogate.fit([space.archs()[i] for i in measured], with_latency, config)
+    print(f"stage 2 (+ onnxruntime latency, {len(measured)} archs): {second.steps} steps, {second.seconds:.0f} s, "
+          f"{second.stopped}, val loss {second.best_val_loss:.3f}")
+    surrogate.meta["pretraining"] = {
+        "script": "experiments/pretrain_default.py", "objectives": list(FREE_OBJECTIVES),
+        "archs": len(texts), "ort_latency_archs": len(measured), "stage1_steps": first.steps,
+        "stage2_steps": second.steps, "minutes": round((time.perf_counter() - started) / 60, 1),
+    }
+    surrogate.save(args.out)
+    print(f"saved {args.out} ({sum(f.stat().st_size for f in args.out.rglob('*') if f.is_file()) / 1e6:.1f} MB) "
+          f"after {(time.perf_counter() - started) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

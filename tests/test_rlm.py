@@ -1,0 +1,152 @@
+"""The RLM end to end on a tiny synthetic text-to-number task (model, training, surrogate API)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from nasrlm.rlm_model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
+from nasrlm.surrogate import Surrogate, SurrogateLoadError
+from nasrlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.training import TrainConfig
+
+TINY_ENCODER = EncoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, max_length=64)
+TINY_DECODER = DecoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64)
+
+
+def _task(n: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Text = a random mix of 'conv' and 'pool' lines; y1 = 10 x convs + 3, y2 = 0.5 x pools (+ noise)."""
+    rng = np.random.default_rng(seed)
+    convs, pools = rng.integers(0, 8, n), rng.integers(0, 8, n)
+    texts = []
+    for c, p in zip(convs, pools, strict=True):
+        lines = ["t = Conv (x)"] * int(c) + ["t = Pool (x)"] * int(p)
+        rng.shuffle(lines)
+        texts.append("\n".join(["graph", *lines, "end"]))
+    return texts, 10.0 * convs + 3.0, 0.5 * pools + 0.01 * rng.random(n)
+
+
+def _surrogate(texts: list[str]) -> Surrogate:
+    return Surrogate.new(("y1", "y2"), texts, tokenizer=TextTokenizerConfig(vocab_size=300, max_length=64),
+                         encoder=TINY_ENCODER, decoder=TINY_DECODER, seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[Surrogate, list[str], np.ndarray, np.ndarray]:
+    texts, y1, y2 = _task(240, seed=0)
+    surrogate = _surrogate(texts)
+    surrogate.fit(texts, {"y1": y1, "y2": y2}, TrainConfig(epochs=25, batch_size=16, lr=3e-3, progress=False),
+                  raw_text=True)
+    return surrogate, *_task(80, seed=1)
+
+
+def test_learns_a_text_to_number_mapping(trained):
+    surrogate, texts, y1, y2 = trained
+    prediction = surrogate.predict(texts, num_samples=8, raw_text=True)
+    assert spearmanr(prediction.point["y1"], y1)[0] > 0.8
+    assert spearmanr(prediction.point["y2"], y2)[0] > 0.8
+    low, high = prediction.interval(0.9)["y1"]
+    assert (low <= high).all()
+
+
+def test_constrained_sampling_always_gives_numbers():
+    # An untrained model, sampling at a high temperature, still writes only valid numbers.
+    config = RLMConfig(objectives=("a", "b"), text_vocab_size=20, encoder=TINY_ENCODER, decoder=TINY_DECODER)
+    model = RegressionLM(config).eval()
+    ids = torch.randint(5, 20, (3, 10))
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    tokens = model.sample_tokens(model.encode(ids, mask), mask, ["a", "b"], samples=50, temperature=3.0)
+    assert tokens.shape == (3, 50, 2, model.numbers.tokens_per_number)
+    allowed = model.numbers.allowed_masks()
+    for position in range(model.numbers.tokens_per_number):
+        assert allowed[position][tokens[..., position].numpy()].all()
+    assert np.isfinite(model.numbers.decode_batch(tokens.numpy())).all()
+
+
+def test_sampling_shares_memory_across_samples():
+    # A batch of 2 archs x 4 samples must equal each arch decoded alone (greedy decoding).
+    config = RLMConfig(objectives=("a",), text_vocab_size=20, encoder=TINY_ENCODER, decoder=TINY_DECODER)
+    model = RegressionLM(config).eval()
+    ids = torch.randint(5, 20, (2, 7))
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    mask[1, 5:] = False
+    states = model.encode(ids, mask)
+    both = model.sample_tokens(states, mask, ["a"], samples=4, temperature=0)
+    for i in range(2):
+        alone = model.sample_tokens(states[i : i + 1, : int(mask[i].sum())], mask[i : i + 1, : int(mask[i].sum())],
+                                    ["a"], samples=1, temperature=0)
+        assert torch.equal(both[i, 0], alone[0, 0]) and (both[i] == both[i, :1]).all()
+
+
+def test_save_load_identical_predictions(trained, tmp_path):
+    surrogate, texts, _, _ = trained
+    path = surrogate.save(tmp_path / "model")
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "tokenizer"]
+    loaded = Surrogate.load(path)
+    a = surrogate.predict(texts[:10], num_samples=4, raw_text=True, seed=3).samples
+    b = loaded.predict(texts[:10], num_samples=4, raw_text=True, seed=3).samples
+    np.testing.assert_array_equal(a, b)
+    config = json.loads((path / "config.json").read_text())
+    assert config["meta"]["data_fingerprint"] and config["nasrlm_version"]
+    surrogate.save(path)  # overwriting an existing save works and leaves no temporary folders
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_load_errors(trained, tmp_path):
+    surrogate, _, _, _ = trained
+    with pytest.raises(SurrogateLoadError, match="missing"):
+        Surrogate.load(tmp_path / "nothing")
+    path = surrogate.save(tmp_path / "m")
+    weights = path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(SurrogateLoadError, match="corrupted"):
+        Surrogate.load(path)
+    path = surrogate.save(tmp_path / "m2")
+    config = json.loads((path / "config.json").read_text())
+    config["format_version"] = 99
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SurrogateLoadError, match="format version"):
+        Surrogate.load(path)
+
+
+def test_bad_targets(tmp_path):
+    texts, y1, _ = _task(30, seed=2)
+    surrogate = _surrogate(texts)
+    bad = y1.copy()
+    bad[7] = np.nan
+    with pytest.raises(ValueError, match="7"):
+        surrogate.fit(texts, {"y1": bad}, TrainConfig(epochs=1, progress=False), raw_text=True)
+    with pytest.raises(ValueError, match="29 values for 30 inputs"):
+        surrogate.fit(texts, {"y1": y1[:-1]}, TrainConfig(epochs=1, progress=False), raw_text=True)
+    with pytest.raises(KeyError, match="unknown objective"):
+        surrogate.predict(texts[:2], objectives=["nope"], raw_text=True)
+
+
+def test_subset_and_new_objective():
+    texts, y1, y2 = _task(60, seed=3)
+    surrogate = _surrogate(texts)
+    config = TrainConfig(epochs=2, progress=False)
+    surrogate.fit(texts, {"y2": y2}, config, raw_text=True)  # a subset of the objectives
+    surrogate.fit(texts, {"y3": y1 * 2}, config, raw_text=True)  # a new objective, e.g. a new device
+    assert surrogate.objectives == ("y1", "y2", "y3")
+    assert surrogate.predict(texts[:3], num_samples=2, raw_text=True).samples.shape == (3, 2, 3)
+
+
+def test_resume_gives_the_same_model(tmp_path):
+    texts, y1, _ = _task(60, seed=4)
+    full = _surrogate(texts)
+    full.fit(texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1), raw_text=True)
+    # Interrupted after one epoch (a time budget of 0), then resumed from its checkpoint by a new process.
+    checkpoint = str(tmp_path / "ckpt")
+    short = TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint, max_minutes=0.0)
+    first = _surrogate(texts).fit(texts, {"y1": y1}, short, raw_text=True)
+    assert first.stopped == "time_budget" and first.epochs == 1
+    again = _surrogate(texts)
+    again.fit(texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint),
+              raw_text=True)
+    for (name, a), b in zip(full.model.state_dict().items(), again.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
