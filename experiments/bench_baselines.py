@@ -126,7 +126,10 @@ def main() -> None:
                         with args.results.open("a") as handle:
                             handle.write(json.dumps(done[key]) + "\n")
                     scores = ", ".join(f"{o} {s['kendall']:.3f}" for o, s in done[key]["scores"].items())
-                    print(f"# {name} N={size} seed={seed}: tau {scores} ({done[key]['fit_s']:.1f} s)", flush=True)
+                    print(
+                        f"# {name} N={size} seed={seed}: tau {scores} ({done[key]['fit_s']:.1f} s)",
+                        flush=True,
+                    )
                 rows.append(done[key])
     print()
     print_table(rows, args.objectives)

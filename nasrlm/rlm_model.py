@@ -139,6 +139,22 @@ class _Attention(nn.Module):
         return self.out(out.transpose(1, 2).flatten(-2))
 
 
+class KVCache:
+    """Self-attention keys/values of the tokens decoded so far, in buffers allocated once."""
+
+    def __init__(self, rows: int, heads: int, head_dim: int, capacity: int, like: torch.Tensor) -> None:
+        self.k = like.new_empty(rows, heads, capacity, head_dim)
+        self.v = like.new_empty(rows, heads, capacity, head_dim)
+        self.length = 0
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.length + k.shape[2]
+        self.k[:, :, self.length : n] = k
+        self.v[:, :, self.length : n] = v
+        self.length = n
+        return self.k[:, :, :n], self.v[:, :, :n]
+
+
 class DecoderLayer(nn.Module):
     """Pre-LN: causal self-attention, cross-attention to the encoder, feed-forward."""
 
@@ -155,20 +171,17 @@ class DecoderLayer(nn.Module):
         self,
         x: torch.Tensor,
         memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-        cache: list[torch.Tensor] | None = None,
+        cache: KVCache | None = None,
         samples: int = 1,
     ) -> torch.Tensor:
         """``x`` is [B*samples, T, D]; ``memory`` = (keys, values, bias) per architecture (B rows).
 
-        With ``cache`` (a list holding this layer's past keys/values), ``x`` is the next token
-        only and the cache is extended in place.
+        With ``cache``, ``x`` is the next token only, and its keys/values are appended to the cache.
         """
         h = self.norms[0](x)
         k, v = self.self_attn.keys_values(h)
         if cache is not None:
-            if cache:
-                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
-            cache[:] = [k, v]
+            k, v = cache.append(k, v)
         x = x + self.dropout(self.self_attn.attend(h, k, v, causal=cache is None))
         # Cross-attention: the samples of one architecture become extra query rows, so the memory
         # keys/values are never copied per sample.
@@ -282,7 +295,11 @@ class RegressionLM(nn.Module):
         ids = self.objective_index(objectives)
         b, t = states.shape[0], self.numbers.tokens_per_number
         memory = self.memory(states, mask)
-        caches: list[list[torch.Tensor]] = [[] for _ in self.layers]
+        heads = self.config.decoder.n_heads
+        capacity = len(ids) * (t + 1)
+        caches = [
+            KVCache(b * samples, heads, self.config.decoder.d_model // heads, capacity, states) for _ in self.layers
+        ]
         out = torch.empty(b * samples, len(ids), t, dtype=torch.long, device=states.device)
         step = 0
         for j, objective in enumerate(ids):

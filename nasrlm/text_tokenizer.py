@@ -39,7 +39,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, train
 
 __all__ = ["ONNX_PRETOKENIZE_PATTERN", "TRUNCATION_MODES", "TextTokenizer", "TextTokenizerConfig"]
 
-TRUNCATION_MODES = ("head", "head_tail")
+TRUNCATION_MODES = ("head", "head_tail", "tail")
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "text_tokenizer_config.json"
 _FORMAT = "nasrlm.text_tokenizer"
@@ -75,7 +75,8 @@ class TextTokenizerConfig:
 
     ``max_length`` counts special tokens. ``truncation``: ``"head"`` keeps the start of a long text;
     ``"head_tail"`` keeps its first and last halves, because ONNX text puts local functions (for a
-    cell-based space, the cell: what differs between architectures) at the end.
+    cell-based space, the cell: what differs between architectures) at the end; ``"tail"`` keeps
+    only the end, for spaces whose fixed skeleton carries nothing the model needs.
     """
 
     vocab_size: int = 4096
@@ -262,6 +263,8 @@ class TextTokenizer:
         keep = limit - 3
         if self.config.truncation == "head":
             return [self.bos_id, *ids[:keep], self.sep_id, self.eos_id], True
+        if self.config.truncation == "tail":
+            return [self.bos_id, self.sep_id, *ids[len(ids) - keep :], self.eos_id], True
         head = (keep + 1) // 2
         tail = keep - head  # >= 1 since max_length >= 5
         return [self.bos_id, *ids[:head], self.sep_id, *ids[len(ids) - tail :], self.eos_id], True

@@ -145,6 +145,15 @@ def test_head_truncation_keeps_the_start(tokenizer: TextTokenizer, held_out: lis
     assert text.startswith(tok.decode(full[:47]))
 
 
+def test_tail_truncation_keeps_the_end(tokenizer: TextTokenizer, held_out: list[str]) -> None:
+    text = held_out[0]
+    full = tokenizer.encode(text)
+    tok = with_config(tokenizer, max_length=40, truncation="tail")
+    ids, _, share = tok.encode_batch([text])
+    assert ids[0].tolist() == [tok.bos_id, tok.sep_id, *full[-37:], tok.eos_id]
+    assert share == 1.0 and text.endswith(tok.decode(full[-37:]))
+
+
 def test_truncated_share_and_boundary(tokenizer: TextTokenizer, held_out: list[str]) -> None:
     n = len(tokenizer.encode(held_out[0]))
     fits = with_config(tokenizer, max_length=n + 2)  # exactly <s> text </s>
@@ -191,7 +200,7 @@ def test_load_missing_files(tokenizer: TextTokenizer, tmp_path: Path) -> None:
         (TOKENIZER_FILE, '{"not": "a tokenizer"}'),
         (CONFIG_FILE, "{not json"),
         (CONFIG_FILE, '{"format": "something else", "version": 1, "config": {}}'),
-        (CONFIG_FILE, '{"format": "nasrlm.text_tokenizer", "version": 1, "config": {"truncation": "tail"}}'),
+        (CONFIG_FILE, '{"format": "nasrlm.text_tokenizer", "version": 1, "config": {"truncation": "middle"}}'),
         (CONFIG_FILE, '{"format": "nasrlm.text_tokenizer", "version": 1, "config": {"vocab": 10}}'),
         (CONFIG_FILE, '{"format": "nasrlm.text_tokenizer", "version": 1}'),
     ],
@@ -215,7 +224,7 @@ def test_load_rejects_wrong_special_tokens(tokenizer: TextTokenizer, tmp_path: P
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"truncation": "tail"}, "'head', 'head_tail'"),
+        ({"truncation": "middle"}, "'head', 'head_tail', 'tail'"),
         ({"vocab_size": 100}, "vocab_size must be at least 261"),
         ({"max_length": 4}, "max_length must be at least 5"),
         ({"min_frequency": 0}, "min_frequency must be at least 1"),
