@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nasrlm.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("spaces", "demo", "query", "onnx-text", "fit", "predict"):
+        assert command in out
+
+
+def test_spaces_lists_metrics(capsys):
+    code, out, _ = run(capsys, "spaces")
+    assert code == 0
+    assert "nb201: 15,625 architectures" in out
+    assert "latency_pixel3" in out and "maximize" in out and "minimize" in out
+
+
+def test_demo_and_query(capsys):
+    code, out, _ = run(capsys, "demo", "-n", "3", "--metrics", "acc,latency_pixel3")
+    assert code == 0 and out.count("|+|") == 6 and "ONNX chars" in out  # two "|+|" per arch string
+    code, out, _ = run(capsys, "query", "6111", "--metrics", "test_acc")
+    assert code == 0 and "test_acc=94.3733" in out
+
+
+def test_onnx_text(capsys, tmp_path):
+    target = tmp_path / "cell.txt"
+    code, out, _ = run(capsys, "onnx-text", "6111", "--out", str(target))
+    assert code == 0 and target.read_text().startswith("<")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--space", "nb999"], "valid spaces: nb201"),
+        (["query", "1", "--metrics", "accuracy"], "valid metrics: acc"),
+        (["query", "1", "--metrics", "latency_iphone"], "unknown device 'iphone'"),
+        (["query", "|conv~0|"], "valid ops"),
+        (["onnx-text", "missing.onnx"], "not found"),
+        (["fit", "--data", "missing.jsonl", "--out", "x"], "not found"),
+    ],
+)
+def test_bad_input_gives_one_clear_line(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_generic_fit_and_predict(capsys, tmp_path):
+    rows = [{"text": "def f():\n" + "    x += 1\n" * k, "memory": 10.0 * k + 1, "tag": "a"} for k in range(1, 30)]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    model = tmp_path / "model"
+    code, out, err = run(capsys, "fit", "--data", str(data), "--targets", "memory", "--out", str(model),
+                         "--epochs", "2", "--max-length", "64")
+    assert code == 0, err
+    assert "trained on 29 rows" in out and (model / "model.safetensors").is_file()
+    predictions = tmp_path / "pred.csv"
+    code, out, err = run(capsys, "predict", "--model", str(model), "--data", str(data), "--samples", "4",
+                         "--out", str(predictions))
+    assert code == 0, err
+    lines = predictions.read_text().splitlines()
+    assert lines[0] == "memory,memory_std,memory_q05,memory_q95" and len(lines) == 30
+    code, _, err = run(capsys, "fit", "--data", str(data), "--targets", "tag", "--out", str(model))
+    assert code == 2 and "numeric columns: memory" in err
