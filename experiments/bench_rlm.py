@@ -86,8 +86,8 @@ def main() -> None:
     header = (f"{'size':>5} {'seed':>4} {'acc tau':>8} {'acc rho':>8} {'pixel3 rho':>10} {'eyeriss rho':>11} "
               f"{'fit s':>7} {'archs/s':>8}")
     print(header)
-    for size in sizes:
-        for seed in seeds:
+    for seed in seeds:  # seed-major: an interrupted run still covers every size
+        for size in sizes:
             row = next((r for r in done if r["size"] == size and r["seed"] == seed), None)
             if row is None:
                 row = run_one(size, seed, args)

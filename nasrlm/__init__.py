@@ -2,4 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = ["Prediction", "Surrogate", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: `import nasrlm` (and the CLI's --help) should not pay for torch.
+    if name in ("Surrogate", "Prediction"):
+        from . import surrogate
+
+        return getattr(surrogate, name)
+    raise AttributeError(f"module 'nasrlm' has no attribute {name!r}")

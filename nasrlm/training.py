@@ -175,6 +175,9 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
         generator.bit_generator.state = saved["numpy_rng"]
         torch.set_rng_state(saved["torch_rng"])
 
+    # The generator's state where the current epoch began: a resumed run draws that epoch's order again.
+    epoch_rng = [copy.deepcopy(generator.bit_generator.state)]
+
     def save_checkpoint() -> None:
         if checkpoint is None:
             return
@@ -183,7 +186,7 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
         buffer = io.BytesIO()
         torch.save({"identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "best_weights": best_weights, "state": state,
-                    "numpy_rng": generator.bit_generator.state, "torch_rng": torch.get_rng_state()}, buffer)
+                    "numpy_rng": epoch_rng[0], "torch_rng": torch.get_rng_state()}, buffer)
         atomic_write_bytes(checkpoint, buffer.getvalue())
 
     started = time.perf_counter() - state["seconds"]
@@ -192,8 +195,10 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
     model.train()
     while state["epoch"] < config.epochs and not state.get("done"):
         # The epoch's order is drawn even when resuming mid-epoch, so a resumed run replays it exactly.
+        epoch_rng[0] = copy.deepcopy(generator.bit_generator.state)
         order = generator.permutation(train_rows)
         first = state["step"] - state["epoch"] * steps_per_epoch
+        out_of_time = False
         for b in range(first, steps_per_epoch):
             rows = torch.from_numpy(order[b * config.batch_size : (b + 1) * config.batch_size])
             loss = _batch_loss(model, data, rows, states)
@@ -205,10 +210,19 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
             state["step"] += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}", best_val=f"{state['best_val']:.3f}")
+            state["seconds"] = time.perf_counter() - started
             if state["step"] % config.checkpoint_every_steps == 0:
-                state["seconds"] = time.perf_counter() - started
                 save_checkpoint()
+            if config.max_minutes is not None and state["seconds"] > 60 * config.max_minutes:
+                out_of_time = True  # checked every step: one epoch of a large set can take many minutes
+                break
+        if out_of_time:
+            # Mid-epoch: save where we are (a rerun replays the rest of this epoch exactly) and stop.
+            save_checkpoint()
+            stopped = "time_budget"
+            break
         state["epoch"] += 1
+        epoch_rng[0] = copy.deepcopy(generator.bit_generator.state)
         rows_for_val = val_rows if len(val_rows) else train_rows
         val_loss = _eval_loss(model, data, rows_for_val, states, config.batch_size)
         state["history"].append({"epoch": state["epoch"], "step": state["step"], "val_loss": val_loss,
@@ -223,11 +237,9 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
             stopped = "early_stopping"
             state["done"] = True  # a rerun with this checkpoint returns the best state at once
         save_checkpoint()
-        if config.max_minutes is not None and state["seconds"] > 60 * config.max_minutes:
-            stopped = "time_budget"  # not done: rerunning with the checkpoint goes on from here
-            break
     bar.close()
-    model.load_state_dict(best_weights)
+    if math.isfinite(state["best_val"]):  # else stopped before the first epoch ended: keep the weights as they are
+        model.load_state_dict(best_weights)
     model.eval()
     for p in model.encoder.parameters():
         p.requires_grad_(True)

@@ -33,7 +33,7 @@ N_TEST = 2000
 FAST = {
     "gin": {"epochs": 40},
     "gcn": {"epochs": 40},
-    "brp": {"epochs": 25, "hidden": 128},
+    "brp": {"epochs": 50, "hidden": 128},
     "mlp": {"epochs": 60},
     "gbdt": {"rounds": 200},
     "flops": {},

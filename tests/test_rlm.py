@@ -140,11 +140,11 @@ def test_resume_gives_the_same_model(tmp_path):
     texts, y1, _ = _task(60, seed=4)
     full = _surrogate(texts)
     full.fit(texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1), raw_text=True)
-    # Interrupted after one epoch (a time budget of 0), then resumed from its checkpoint by a new process.
+    # Interrupted after its first step (a time budget of 0), then resumed from its checkpoint.
     checkpoint = str(tmp_path / "ckpt")
     short = TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint, max_minutes=0.0)
     first = _surrogate(texts).fit(texts, {"y1": y1}, short, raw_text=True)
-    assert first.stopped == "time_budget" and first.epochs == 1
+    assert first.stopped == "time_budget" and first.steps == 1 and first.epochs == 0
     again = _surrogate(texts)
     again.fit(texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint),
               raw_text=True)
