@@ -76,8 +76,13 @@ def main() -> None:
     parser.add_argument("--encoder-lr-scale", type=float, default=1.0)
     parser.add_argument("--freeze-encoder", action="store_true")
     parser.add_argument("--surrogate", help="start from this saved surrogate instead of the shipped default")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_rlm.jsonl"))
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.is_file() else []

@@ -104,7 +104,8 @@ def write_note(folder: Path, info: dict, stage1_loss: float, stage2_loss: float)
     """How the shipped model was made, next to it."""
     text = f"""# The default nasrlm RLM
 
-Made by `python experiments/pretrain_default.py` (see its docstring) in {info["minutes"]} minutes on a 2-core CPU.
+Made by `python experiments/pretrain_default.py` (see its docstring): {info["minutes"]} minutes of training on a
+2-core CPU shared with other jobs, after the labels were computed (about 2 minutes).
 
 - Inputs: canonical ONNX text of all {info["archs"]:,} NAS-Bench-201 networks, BPE (4,096 symbols) learned on
   4,000 of them, each cut to its last {DEFAULT_MAX_LENGTH} tokens (the cell function is at the end).
@@ -165,7 +166,9 @@ def main() -> None:
     surrogate.meta["pretraining"] = {
         "script": "experiments/pretrain_default.py", "objectives": list(FREE_OBJECTIVES),
         "archs": len(texts), "ort_latency_archs": len(measured), "stage1_steps": first.steps,
-        "stage2_steps": second.steps, "minutes": round((time.perf_counter() - started) / 60, 1),
+        "stage2_steps": second.steps,
+        # Training time over all runs of this command (a resumed run counts the time before its interruption).
+        "minutes": round((first.seconds + second.seconds) / 60, 1),
     }
     surrogate.save(args.out)
     write_note(args.out, surrogate.meta["pretraining"], first.best_val_loss, second.best_val_loss)

@@ -238,6 +238,9 @@ class Surrogate:
         target = Path(directory)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        mask = os.umask(0)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)  # mkdtemp makes the folder private; give it the usual mode
         try:
             weights = staging / "model.safetensors"
             save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(weights))

@@ -28,14 +28,14 @@ of 1,024 is too small (max 996: rare weight names fall apart); 8,192 changes not
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from .cache import atomic_write_text
 
 __all__ = ["ONNX_PRETOKENIZE_PATTERN", "TRUNCATION_MODES", "TextTokenizer", "TextTokenizerConfig"]
 
@@ -216,8 +216,8 @@ class TextTokenizer:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"format": _FORMAT, "version": _FORMAT_VERSION, "config": asdict(self.config)}
-        _write_atomic(directory / TOKENIZER_FILE, self._tokenizer.to_str())
-        _write_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+        atomic_write_text(directory / TOKENIZER_FILE, self._tokenizer.to_str())
+        atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
 
     @classmethod
     def load(cls, directory: str | Path) -> TextTokenizer:
@@ -278,14 +278,3 @@ def _check_text(text: object, index: int | None) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
         raise ValueError(f"{which} is not valid Unicode (lone surrogate at {err.start})") from err
-
-
-def _write_atomic(path: Path, content: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
