@@ -38,9 +38,7 @@ def main() -> None:
     # A fresh interpreter, so nothing is cached in memory: imports + checksum checks + parsing.
     out = subprocess.run([sys.executable, "-c", _LOAD_ALL], check=True, capture_output=True, text=True)
     seconds, count = out.stdout.split()
-    print(
-        f"load all NB201 metrics ({count} metrics incl. params/flops, fresh process): {float(seconds):.3f} s"
-    )
+    print(f"load all NB201 metrics ({count} metrics incl. params/flops, fresh process): {float(seconds):.3f} s")
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["NASRLM_CACHE_DIR"] = cache
@@ -57,12 +55,8 @@ def main() -> None:
         size = space.text_cache_path().stat().st_size
 
     n = len(texts)
-    print(
-        f"ONNX text, all {n:,} archs, cold ({args.workers} workers): {cold:.1f} s = {n / cold:,.0f} archs/s"
-    )
-    print(
-        f"ONNX text, all {n:,} archs, cached: {warm:.2f} s = {n / warm:,.0f} archs/s (cache {size / 1e6:.1f} MB)"
-    )
+    print(f"ONNX text, all {n:,} archs, cold ({args.workers} workers): {cold:.1f} s = {n / cold:,.0f} archs/s")
+    print(f"ONNX text, all {n:,} archs, cached: {warm:.2f} s = {n / warm:,.0f} archs/s (cache {size / 1e6:.1f} MB)")
     lengths = np.array([len(t) for t in texts])
     print(
         f"ONNX text length (characters): min {lengths.min():,} / median {int(np.median(lengths)):,} "

@@ -44,18 +44,34 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         test_idx = np.sort(np.random.default_rng(1000 + seed).choice(test_idx, args.test_size, replace=False))
     surrogate = Surrogate.pretrained(space="nb201") if args.surrogate is None else Surrogate.load(args.surrogate)
     targets = {name: space.values(name)[train_idx] for name in OBJECTIVES}
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                         freeze_encoder=args.freeze_encoder, encoder_lr_scale=args.encoder_lr_scale,
-                         val_fraction=0.1, seed=seed, progress=False)
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        patience=args.patience,
+        freeze_encoder=args.freeze_encoder,
+        encoder_lr_scale=args.encoder_lr_scale,
+        val_fraction=0.1,
+        seed=seed,
+        progress=False,
+    )
     started = time.perf_counter()
     result = surrogate.fit([int(i) for i in train_idx], targets, config)
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    prediction = surrogate.predict([int(i) for i in test_idx], num_samples=args.samples, objectives=OBJECTIVES,
-                                   seed=seed)
+    prediction = surrogate.predict(
+        [int(i) for i in test_idx], num_samples=args.samples, objectives=OBJECTIVES, seed=seed
+    )
     predict_seconds = time.perf_counter() - started
-    row = {"size": size, "seed": seed, "test_archs": len(test_idx), "fit_s": fit_seconds,
-           "epochs": result.epochs, "stopped": result.stopped, "archs_per_s": len(test_idx) / predict_seconds}
+    row = {
+        "size": size,
+        "seed": seed,
+        "test_archs": len(test_idx),
+        "fit_s": fit_seconds,
+        "epochs": result.epochs,
+        "stopped": result.stopped,
+        "archs_per_s": len(test_idx) / predict_seconds,
+    }
     for name in OBJECTIVES:
         truth = space.values(name)[test_idx]
         row[f"{name}_tau"] = float(kendalltau(prediction.point[name], truth)[0])
@@ -88,8 +104,10 @@ def main() -> None:
     done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.is_file() else []
     sizes = [int(s) for s in args.train_sizes.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
-    header = (f"{'size':>5} {'seed':>4} {'acc tau':>8} {'acc rho':>8} {'pixel3 rho':>10} {'eyeriss rho':>11} "
-              f"{'fit s':>7} {'archs/s':>8}")
+    header = (
+        f"{'size':>5} {'seed':>4} {'acc tau':>8} {'acc rho':>8} {'pixel3 rho':>10} {'eyeriss rho':>11} "
+        f"{'fit s':>7} {'archs/s':>8}"
+    )
     print(header)
     for seed in seeds:  # seed-major: an interrupted run still covers every size
         for size in sizes:
@@ -99,9 +117,12 @@ def main() -> None:
                 with args.out.open("a") as handle:
                     handle.write(json.dumps(row) + "\n")
                 done.append(row)
-            print(f"{size:>5} {seed:>4} {row['acc_tau']:>8.3f} {row['acc_rho']:>8.3f} "
-                  f"{row['latency_pixel3_rho']:>10.3f} {row['latency_eyeriss_rho']:>11.3f} "
-                  f"{row['fit_s']:>7.1f} {row['archs_per_s']:>8.1f}", flush=True)
+            print(
+                f"{size:>5} {seed:>4} {row['acc_tau']:>8.3f} {row['acc_rho']:>8.3f} "
+                f"{row['latency_pixel3_rho']:>10.3f} {row['latency_eyeriss_rho']:>11.3f} "
+                f"{row['fit_s']:>7.1f} {row['archs_per_s']:>8.1f}",
+                flush=True,
+            )
     print("\nmean +- std over seeds")
     print(header.replace(" seed", "    n"))
     for size in sizes:
@@ -113,9 +134,11 @@ def main() -> None:
             values = np.array([r[key] for r in rows])
             return f"{values.mean():.3f}+-{values.std():.3f}"
 
-        print(f"{size:>5} {len(rows):>4} {stat('acc_tau'):>8} {stat('acc_rho'):>8} {stat('latency_pixel3_rho'):>10} "
-              f"{stat('latency_eyeriss_rho'):>11} {np.mean([r['fit_s'] for r in rows]):>7.1f} "
-              f"{np.mean([r['archs_per_s'] for r in rows]):>8.1f}")
+        print(
+            f"{size:>5} {len(rows):>4} {stat('acc_tau'):>8} {stat('acc_rho'):>8} {stat('latency_pixel3_rho'):>10} "
+            f"{stat('latency_eyeriss_rho'):>11} {np.mean([r['fit_s'] for r in rows]):>7.1f} "
+            f"{np.mean([r['archs_per_s'] for r in rows]):>8.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,9 @@ def _ort_latency_ms(ops: tuple[str, ...], runs: int = 10) -> float:
     model = build_onnx(ops)
     rng = np.random.default_rng(0)
     for tensor in model.graph.initializer:  # the builder gives shapes only: fill in random weights
-        tensor.CopyFrom(numpy_helper.from_array(
-            rng.standard_normal(tuple(tensor.dims)).astype(np.float32) * 0.1, tensor.name))
+        tensor.CopyFrom(
+            numpy_helper.from_array(rng.standard_normal(tuple(tensor.dims)).astype(np.float32) * 0.1, tensor.name)
+        )
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
@@ -143,37 +144,68 @@ def main() -> None:
     texts = space.onnx_texts(progress=True)
     rng = np.random.default_rng(args.seed)
     tokenizer_texts = [texts[i] for i in rng.choice(len(texts), 4000, replace=False)]
-    surrogate = Surrogate.new(FREE_OBJECTIVES, tokenizer_texts, space="nb201",
-                              tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=DEFAULT_MAX_LENGTH, truncation="tail"),
-                              encoder=DEFAULT_ENCODER, decoder=DEFAULT_DECODER, seed=args.seed)
+    surrogate = Surrogate.new(
+        FREE_OBJECTIVES,
+        tokenizer_texts,
+        space="nb201",
+        tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=DEFAULT_MAX_LENGTH, truncation="tail"),
+        encoder=DEFAULT_ENCODER,
+        decoder=DEFAULT_DECODER,
+        seed=args.seed,
+    )
     # Rows with an onnxruntime latency carry all five objectives; the others four. Training on the
     # two groups separately keeps every batch's objectives uniform, so fit() gets one group at a time:
     # first all archs on the four exact labels, then the measured subset on all five.
     exact = {name: np.array(labels[name]) for name in FREE_OBJECTIVES[:4]}
     measured = np.array([i for i, v in enumerate(labels["ort_latency_ms"]) if v is not None])
-    config = TrainConfig(epochs=args.epochs, batch_size=32, lr=1e-3, patience=3, val_fraction=0.05,
-                         max_minutes=args.minutes * 0.75, checkpoint_dir=str(args.work / "stage1"), seed=args.seed)
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=32,
+        lr=1e-3,
+        patience=3,
+        val_fraction=0.05,
+        max_minutes=args.minutes * 0.75,
+        checkpoint_dir=str(args.work / "stage1"),
+        seed=args.seed,
+    )
     first = surrogate.fit(space.archs(), exact, config)
-    print(f"stage 1 (all archs, exact labels): {first.steps} steps, {first.seconds:.0f} s, {first.stopped}, "
-          f"val loss {first.best_val_loss:.3f}")
+    print(
+        f"stage 1 (all archs, exact labels): {first.steps} steps, {first.seconds:.0f} s, {first.stopped}, "
+        f"val loss {first.best_val_loss:.3f}"
+    )
     with_latency = {name: np.array(labels[name])[measured] for name in FREE_OBJECTIVES[:4]}
     with_latency["ort_latency_ms"] = np.array([labels["ort_latency_ms"][i] for i in measured])
-    config = TrainConfig(epochs=args.epochs, batch_size=32, lr=5e-4, patience=3, val_fraction=0.1,
-                         max_minutes=args.minutes * 0.25, checkpoint_dir=str(args.work / "stage2"), seed=args.seed)
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=32,
+        lr=5e-4,
+        patience=3,
+        val_fraction=0.1,
+        max_minutes=args.minutes * 0.25,
+        checkpoint_dir=str(args.work / "stage2"),
+        seed=args.seed,
+    )
     second = surrogate.fit([space.archs()[i] for i in measured], with_latency, config)
-    print(f"stage 2 (+ onnxruntime latency, {len(measured)} archs): {second.steps} steps, {second.seconds:.0f} s, "
-          f"{second.stopped}, val loss {second.best_val_loss:.3f}")
+    print(
+        f"stage 2 (+ onnxruntime latency, {len(measured)} archs): {second.steps} steps, {second.seconds:.0f} s, "
+        f"{second.stopped}, val loss {second.best_val_loss:.3f}"
+    )
     surrogate.meta["pretraining"] = {
-        "script": "experiments/pretrain_default.py", "objectives": list(FREE_OBJECTIVES),
-        "archs": len(texts), "ort_latency_archs": len(measured), "stage1_steps": first.steps,
+        "script": "experiments/pretrain_default.py",
+        "objectives": list(FREE_OBJECTIVES),
+        "archs": len(texts),
+        "ort_latency_archs": len(measured),
+        "stage1_steps": first.steps,
         "stage2_steps": second.steps,
         # Training time over all runs of this command (a resumed run counts the time before its interruption).
         "minutes": round((first.seconds + second.seconds) / 60, 1),
     }
     surrogate.save(args.out)
     write_note(args.out, surrogate.meta["pretraining"], first.best_val_loss, second.best_val_loss)
-    print(f"saved {args.out} ({sum(f.stat().st_size for f in args.out.rglob('*') if f.is_file()) / 1e6:.1f} MB) "
-          f"after {(time.perf_counter() - started) / 60:.1f} min")
+    print(
+        f"saved {args.out} ({sum(f.stat().st_size for f in args.out.rglob('*') if f.is_file()) / 1e6:.1f} MB) "
+        f"after {(time.perf_counter() - started) / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

@@ -69,9 +69,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     texts = space.onnx_texts(archs, progress=False)
     text_seconds = time.perf_counter() - started
-    header = (
-        f"{'index':>6}  " + "  ".join(f"{m:>16}" for m in metrics) + f"  {'ONNX chars':>10}  architecture"
-    )
+    header = f"{'index':>6}  " + "  ".join(f"{m:>16}" for m in metrics) + f"  {'ONNX chars':>10}  architecture"
     print(header)
     for arch, text in zip(archs, texts, strict=True):
         values = "  ".join(f"{space.query(arch, m):>16.4f}" for m in metrics)
@@ -132,8 +130,11 @@ def _read_table(path: str, text_column: str) -> tuple[list[str], dict[str, np.nd
         raise CliError(f"cannot read {path} as {'JSON lines' if file.suffix != '.csv' else 'CSV'}: {exc}") from None
     if text_column not in frame.columns:
         raise CliError(f"{path} has no column {text_column!r}; columns: {', '.join(map(str, frame.columns))}")
-    numeric = {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns
-               if c != text_column and pd.api.types.is_numeric_dtype(frame[c])}
+    numeric = {
+        c: frame[c].to_numpy(dtype=np.float64)
+        for c in frame.columns
+        if c != text_column and pd.api.types.is_numeric_dtype(frame[c])
+    }
     return [str(t) for t in frame[text_column]], numeric, list(frame.columns)
 
 
@@ -147,23 +148,34 @@ def cmd_fit(args: argparse.Namespace) -> None:
     targets = [t.strip() for t in args.targets.split(",")] if args.targets else list(numeric)
     missing = [t for t in targets if t not in numeric]
     if missing or not targets:
-        raise CliError(f"target column(s) {missing or '(none)'} not numeric columns of {args.data}; "
-                       f"numeric columns: {', '.join(numeric) or '(none)'}")
+        raise CliError(
+            f"target column(s) {missing or '(none)'} not numeric columns of {args.data}; "
+            f"numeric columns: {', '.join(numeric) or '(none)'}"
+        )
     if args.init:
         surrogate = Surrogate.load(args.init)
     else:
-        surrogate = Surrogate.new(targets, texts, tokenizer=TextTokenizerConfig(max_length=args.max_length),
-                                  seed=args.seed)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         freeze_encoder=args.freeze_encoder, checkpoint_dir=args.checkpoint_dir)
+        surrogate = Surrogate.new(
+            targets, texts, tokenizer=TextTokenizerConfig(max_length=args.max_length), seed=args.seed
+        )
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        freeze_encoder=args.freeze_encoder,
+        checkpoint_dir=args.checkpoint_dir,
+    )
     try:
         result = surrogate.fit(texts, {t: numeric[t] for t in targets}, config, raw_text=True)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     surrogate.save(args.out)
-    print(f"trained on {len(texts)} rows for {result.epochs} epochs ({result.stopped}) in {result.seconds:.1f} s; "
-          f"best validation loss {result.best_val_loss:.4f}; "
-          f"{100 * surrogate.meta['truncated_share']:.1f}% of inputs truncated; saved to {args.out}")
+    print(
+        f"trained on {len(texts)} rows for {result.epochs} epochs ({result.stopped}) in {result.seconds:.1f} s; "
+        f"best validation loss {result.best_val_loss:.4f}; "
+        f"{100 * surrogate.meta['truncated_share']:.1f}% of inputs truncated; saved to {args.out}"
+    )
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

@@ -122,9 +122,7 @@ class NumberTokenizer:
         # table's kind are never read, because the masks are checked first.
         ids = np.arange(self.vocab_size)
         self._sign_of_id = np.where(ids == 1, -1.0, 1.0)
-        self._exponent_of_id = (
-            np.clip(ids - self._exponent_offset, 0, self._n_exponents - 1) + cfg.min_exponent
-        )
+        self._exponent_of_id = np.clip(ids - self._exponent_offset, 0, self._n_exponents - 1) + cfg.min_exponent
         self._digit_of_id = np.clip(ids - self._digit_offset, 0, 9).astype(np.int64)
         # Exact integer place values of the mantissa digits: d1 is worth 10^(m-1).
         self._place_values = 10 ** np.arange(cfg.mantissa_digits - 1, -1, -1, dtype=np.int64)
@@ -208,9 +206,9 @@ class NumberTokenizer:
         texts = [format(x, f".{m - 1}e") for x in np.abs(v).tolist()]
         exponents = np.fromiter((int(t[t.index("e") + 1 :]) for t in texts), dtype=np.int64, count=v.size)
         mantissa_text = "".join(t[: t.index("e")].replace(".", "") for t in texts)
-        digits = (
-            np.frombuffer(mantissa_text.encode("ascii"), dtype=np.uint8).astype(np.int64) - ord("0")
-        ).reshape(v.size, m)
+        digits = (np.frombuffer(mantissa_text.encode("ascii"), dtype=np.uint8).astype(np.int64) - ord("0")).reshape(
+            v.size, m
+        )
 
         overflow = exponents > cfg.max_exponent
         # Zero formats with exponent 0, so it must be caught by value, not by exponent.
@@ -255,8 +253,7 @@ class NumberTokenizer:
             raise ValueError(f"token ids must be integers, got dtype {arr.dtype}")
         if arr.ndim == 0 or arr.shape[-1] != self.tokens_per_number:
             raise ValueError(
-                f"token ids must have shape [..., {self.tokens_per_number}] (tokens_per_number), "
-                f"got {arr.shape}"
+                f"token ids must have shape [..., {self.tokens_per_number}] (tokens_per_number), got {arr.shape}"
             )
         arr = arr.astype(np.int64, copy=False)
         in_vocab = (arr >= 0) & (arr < self.vocab_size)

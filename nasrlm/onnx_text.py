@@ -93,9 +93,7 @@ def function_scopes(module: torch.nn.Module, classes: Collection[type[torch.nn.M
     for path, sub in module.named_modules():
         if path and isinstance(sub, tuple(classes)):
             parts = path.split(".")
-            scopes["/" + "/".join(".".join(parts[: i + 1]) for i in range(len(parts))) + "/"] = type(
-                sub
-            ).__name__
+            scopes["/" + "/".join(".".join(parts[: i + 1]) for i in range(len(parts))) + "/"] = type(sub).__name__
     return scopes
 
 
@@ -329,9 +327,7 @@ def canonicalize_with_weight_map(
     new_inputs = []
     for i, value in enumerate(data_inputs):
         new_inputs.append(
-            helper.make_value_info(
-                names.assign(value.name, "x" if len(data_inputs) == 1 else f"x{i}"), value.type
-            )
+            helper.make_value_info(names.assign(value.name, "x" if len(data_inputs) == 1 else f"x{i}"), value.type)
         )
     outputs = {o.name: ("y" if len(graph.output) == 1 else f"y{i}") for i, o in enumerate(graph.output)}
     weight_inputs = []
@@ -350,8 +346,7 @@ def canonicalize_with_weight_map(
             else:
                 raise ValueError(f"node {node.op_type} reads {name!r}, which no earlier node produces")
         new_outputs = [
-            names.assign(o, outputs[o] if o in outputs else names.fresh("t")) if o else ""
-            for o in node.output
+            names.assign(o, outputs[o] if o in outputs else names.fresh("t")) if o else "" for o in node.output
         ]
         new_nodes.append(_clean_node(node, inputs, new_outputs, domain=domains.get(node.domain, node.domain)))
     for value in graph.output:
@@ -404,9 +399,7 @@ def to_onnx_text(
         if example_input is None:
             raise TypeError("example_input is required to export a torch.nn.Module")
         return printer.to_text(
-            canonicalize(
-                export_module(source, example_input, opset=opset), function_scopes(source, functions)
-            )
+            canonicalize(export_module(source, example_input, opset=opset), function_scopes(source, functions))
         )
     return printer.to_text(canonicalize(model))
 

@@ -244,9 +244,7 @@ class RegressionLM(nn.Module):
     def objective_index(self, names: list[str] | tuple[str, ...]) -> list[int]:
         unknown = [n for n in names if n not in self.objectives]
         if unknown:
-            raise KeyError(
-                f"unknown objective(s) {unknown}; this model decodes: {', '.join(self.objectives)}"
-            )
+            raise KeyError(f"unknown objective(s) {unknown}; this model decodes: {', '.join(self.objectives)}")
         return [self.objectives.index(n) for n in names]
 
     def loss(
@@ -306,10 +304,7 @@ class RegressionLM(nn.Module):
             token = torch.full((b * samples, 1), objective, dtype=torch.long, device=states.device)
             for p in range(t + 1):
                 segment_pos = torch.tensor([p], device=states.device)
-                if p == 0:
-                    x = self.objective_embed(token)
-                else:
-                    x = self.number_embed(token)
+                x = self.objective_embed(token) if p == 0 else self.number_embed(token)
                 x = x + self.segment_position(segment_pos)
                 for layer, mem, cache in zip(self.layers, memory, caches, strict=True):
                     x = layer(x, mem, cache=cache, samples=samples)

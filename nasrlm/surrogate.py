@@ -94,8 +94,13 @@ def _fingerprint(texts: Sequence[str], targets: np.ndarray) -> str:
 class Surrogate:
     """An RLM with its tokenizers and the search space it reads architectures of (if any)."""
 
-    def __init__(self, model: RegressionLM, tokenizer: TextTokenizer, space: str | None = None,
-                 meta: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: RegressionLM,
+        tokenizer: TextTokenizer,
+        space: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.space_name = space
@@ -103,17 +108,31 @@ class Surrogate:
 
     # --- construction ----------------------------------------------------------------------------
     @classmethod
-    def new(cls, objectives: Sequence[str], tokenizer_texts: Iterable[str], *, space: str | None = None,
-            tokenizer: TextTokenizerConfig = TextTokenizerConfig(), encoder: EncoderConfig = EncoderConfig(),
-            decoder: DecoderConfig = DecoderConfig(), number: NumberTokenizerConfig = NumberTokenizerConfig(),
-            seed: int = 0) -> Surrogate:
+    def new(
+        cls,
+        objectives: Sequence[str],
+        tokenizer_texts: Iterable[str],
+        *,
+        space: str | None = None,
+        tokenizer: TextTokenizerConfig = TextTokenizerConfig(),
+        encoder: EncoderConfig = EncoderConfig(),
+        decoder: DecoderConfig = DecoderConfig(),
+        number: NumberTokenizerConfig = NumberTokenizerConfig(),
+        seed: int = 0,
+    ) -> Surrogate:
         """An untrained surrogate whose BPE is learned on ``tokenizer_texts``."""
         text_tokenizer = TextTokenizer.train(tokenizer_texts, tokenizer)
         if tokenizer.max_length > encoder.max_length:
             encoder = dataclasses.replace(encoder, max_length=tokenizer.max_length)
         torch.manual_seed(seed)
-        config = RLMConfig(objectives=tuple(objectives), text_vocab_size=text_tokenizer.vocab_size,
-                           pad_id=text_tokenizer.pad_id, number=number, encoder=encoder, decoder=decoder)
+        config = RLMConfig(
+            objectives=tuple(objectives),
+            text_vocab_size=text_tokenizer.vocab_size,
+            pad_id=text_tokenizer.pad_id,
+            number=number,
+            encoder=encoder,
+            decoder=decoder,
+        )
         return cls(RegressionLM(config), text_tokenizer, space=space)
 
     @classmethod
@@ -148,8 +167,10 @@ class Surrogate:
         if isinstance(targets, np.ndarray):
             array = targets.reshape(n, -1) if targets.ndim == 1 else targets
             if array.shape[1] != len(self.objectives):
-                raise ValueError(f"targets have {array.shape[1]} columns; the model decodes "
-                                 f"{len(self.objectives)} objectives ({', '.join(self.objectives)}): pass a dict")
+                raise ValueError(
+                    f"targets have {array.shape[1]} columns; the model decodes "
+                    f"{len(self.objectives)} objectives ({', '.join(self.objectives)}): pass a dict"
+                )
             targets = {name: array[:, k] for k, name in enumerate(self.objectives)}
         out = {}
         for name, values in targets.items():
@@ -162,8 +183,14 @@ class Surrogate:
         return out
 
     # --- training --------------------------------------------------------------------------------
-    def fit(self, inputs: Iterable[Any], targets: Mapping[str, Any] | np.ndarray,
-            config: TrainConfig = TrainConfig(), *, raw_text: bool = False) -> TrainResult:
+    def fit(
+        self,
+        inputs: Iterable[Any],
+        targets: Mapping[str, Any] | np.ndarray,
+        config: TrainConfig = TrainConfig(),
+        *,
+        raw_text: bool = False,
+    ) -> TrainResult:
         """Train on ``inputs`` with ``targets`` (objective name -> values).
 
         Objectives the model does not decode yet are added (a new device, say); rows train only the
@@ -187,18 +214,33 @@ class Surrogate:
         data = EncodedData(ids, mask, torch.from_numpy(tokens), torch.from_numpy(present))
         result = train(self.model, data, config)
         stacked = np.stack([columns[name] for name in columns], axis=1)
-        self.meta.update({
-            "trained_on": len(texts), "objectives_trained": list(columns), "truncated_share": truncated,
-            "data_fingerprint": _fingerprint(texts, stacked), "train_seconds": result.seconds,
-            "train_steps": result.steps, "stopped": result.stopped,
-        })
+        self.meta.update(
+            {
+                "trained_on": len(texts),
+                "objectives_trained": list(columns),
+                "truncated_share": truncated,
+                "data_fingerprint": _fingerprint(texts, stacked),
+                "train_seconds": result.seconds,
+                "train_steps": result.steps,
+                "stopped": result.stopped,
+            }
+        )
         return result
 
     # --- prediction ------------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, inputs: Iterable[Any], *, num_samples: int = 32, objectives: Sequence[str] | None = None,
-               temperature: float = 1.0, batch_size: int = 64, seed: int = 0, raw_text: bool = False,
-               progress: bool = False) -> np.ndarray:
+    def sample(
+        self,
+        inputs: Iterable[Any],
+        *,
+        num_samples: int = 32,
+        objectives: Sequence[str] | None = None,
+        temperature: float = 1.0,
+        batch_size: int = 64,
+        seed: int = 0,
+        raw_text: bool = False,
+        progress: bool = False,
+    ) -> np.ndarray:
         """Samples [N, num_samples, K] for the given objectives (default: all, in model order)."""
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
@@ -215,14 +257,22 @@ class Surrogate:
             chunk_mask = mask[i : i + batch_size]
             width = int(chunk_mask.sum(1).max())
             states = encode_states(self.model, ids[i : i + batch_size, :width], chunk_mask[:, :width])
-            tokens = self.model.sample_tokens(states, chunk_mask[:, :width], decode_names, num_samples,
-                                              temperature=temperature, generator=generator)
+            tokens = self.model.sample_tokens(
+                states, chunk_mask[:, :width], decode_names, num_samples, temperature=temperature, generator=generator
+            )
             chunks.append(self.model.numbers.decode_batch(tokens.numpy()))
         values = np.concatenate(chunks) if chunks else np.zeros((0, num_samples, len(names)))
         return values[:, :, [decode_names.index(n) for n in names]]
 
-    def predict(self, inputs: Iterable[Any], *, num_samples: int = 32, objectives: Sequence[str] | None = None,
-                point: Literal["median", "mean"] = "median", **kwargs: Any) -> Prediction:
+    def predict(
+        self,
+        inputs: Iterable[Any],
+        *,
+        num_samples: int = 32,
+        objectives: Sequence[str] | None = None,
+        point: Literal["median", "mean"] = "median",
+        **kwargs: Any,
+    ) -> Prediction:
         """Point estimates (median of samples by default) and uncertainty for every input."""
         if point not in ("median", "mean"):
             raise ValueError(f"point must be 'median' or 'mean', got {point!r}")
@@ -252,10 +302,13 @@ class Surrogate:
                 encoder["t5gemma_config"] = self.model.encoder.model.config.to_dict()
                 encoder["pretrained"] = None
             config = {
-                "format_version": FORMAT_VERSION, "nasrlm_version": __version__, "space": self.space_name,
+                "format_version": FORMAT_VERSION,
+                "nasrlm_version": __version__,
+                "space": self.space_name,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-                "model": model_config, "meta": self.meta,
+                "model": model_config,
+                "meta": self.meta,
             }
             (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
             if target.exists():  # swap in the new folder, then drop the old one
@@ -285,15 +338,22 @@ class Surrogate:
         except (OSError, ValueError) as exc:
             raise SurrogateLoadError(f"{config_path} is not valid JSON: {exc}") from exc
         if config.get("format_version") != FORMAT_VERSION:
-            raise SurrogateLoadError(f"{config_path} has format version {config.get('format_version')!r}; "
-                                     f"this nasrlm ({__version__}) reads version {FORMAT_VERSION}")
+            raise SurrogateLoadError(
+                f"{config_path} has format version {config.get('format_version')!r}; "
+                f"this nasrlm ({__version__}) reads version {FORMAT_VERSION}"
+            )
         if hashlib.sha256(weights.read_bytes()).hexdigest() != config.get("weights_sha256"):
             raise SurrogateLoadError(f"{weights} does not match the checksum in config.json: it is corrupted")
         try:
             m = config["model"]
-            rlm_config = RLMConfig(objectives=tuple(m["objectives"]), text_vocab_size=m["text_vocab_size"],
-                                   pad_id=m["pad_id"], number=NumberTokenizerConfig(**m["number"]),
-                                   encoder=EncoderConfig(**m["encoder"]), decoder=DecoderConfig(**m["decoder"]))
+            rlm_config = RLMConfig(
+                objectives=tuple(m["objectives"]),
+                text_vocab_size=m["text_vocab_size"],
+                pad_id=m["pad_id"],
+                number=NumberTokenizerConfig(**m["number"]),
+                encoder=EncoderConfig(**m["encoder"]),
+                decoder=DecoderConfig(**m["decoder"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise SurrogateLoadError(f"{config_path} has an incompatible model config: {exc}") from exc
         model = RegressionLM(rlm_config)

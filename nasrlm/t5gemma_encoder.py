@@ -60,8 +60,7 @@ def _import_transformers() -> _HF:
         from transformers.models.t5gemma.modeling_t5gemma import T5GemmaEncoder as HFT5GemmaEncoder
     except ImportError as err:
         raise ImportError(
-            "the 't5gemma' encoder needs the `transformers` package with T5Gemma (>= 4.53): "
-            f"{_INSTALL_HINT} ({err})"
+            f"the 't5gemma' encoder needs the `transformers` package with T5Gemma (>= 4.53): {_INSTALL_HINT} ({err})"
         ) from err
     from huggingface_hub import constants  # a dependency of transformers
 
@@ -173,7 +172,8 @@ class T5GemmaEncoder(nn.Module):
         where = f"folder {name!r}" if local else f"hub id {name!r}"
         offline_hint = (
             " (HF_HUB_OFFLINE is set, so only checkpoints already in the local cache can be used)"
-            if hf.offline and not local else ""
+            if hf.offline and not local
+            else ""
         )
         try:
             hf_config = hf.auto_config.from_pretrained(source, local_files_only=local)

@@ -84,15 +84,16 @@ def encode_states(model: RegressionLM, ids: torch.Tensor, mask: torch.Tensor, ba
     """Decoder-width encoder states of every row, [N, L, D], computed once (eval mode)."""
     was_training = model.training
     model.eval()
-    states = torch.cat([model.encode(ids[i : i + batch_size], mask[i : i + batch_size])
-                        for i in range(0, len(ids), batch_size)])
+    states = torch.cat(
+        [model.encode(ids[i : i + batch_size], mask[i : i + batch_size]) for i in range(0, len(ids), batch_size)]
+    )
     model.train(was_training)
     return states
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * fraction)) if n >= 20 else 0  # too few rows to spare any
+    n_val = round(n * fraction) if n >= 20 else 0  # too few rows to spare any
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
@@ -120,7 +121,9 @@ def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fractio
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _batch_loss(model: RegressionLM, data: EncodedData, rows: torch.Tensor, states: torch.Tensor | None) -> torch.Tensor:
+def _batch_loss(
+    model: RegressionLM, data: EncodedData, rows: torch.Tensor, states: torch.Tensor | None
+) -> torch.Tensor:
     mask = data.mask[rows]
     width = int(mask.sum(1).max())  # trim the padding every row of this batch has
     mask = mask[:, :width]
@@ -129,8 +132,9 @@ def _batch_loss(model: RegressionLM, data: EncodedData, rows: torch.Tensor, stat
 
 
 @torch.no_grad()
-def _eval_loss(model: RegressionLM, data: EncodedData, rows: np.ndarray, states: torch.Tensor | None,
-               batch_size: int) -> float:
+def _eval_loss(
+    model: RegressionLM, data: EncodedData, rows: np.ndarray, states: torch.Tensor | None, batch_size: int
+) -> float:
     model.eval()
     total, count = 0.0, 0
     for i in range(0, len(rows), batch_size * 2):
@@ -161,13 +165,18 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
     checkpoint = Path(config.checkpoint_dir) / "train_state.pt" if config.checkpoint_dir else None
     # What must match for a checkpoint to be resumed (not the time budget or the progress bar).
     ignored = {"progress": None, "max_minutes": None, "checkpoint_every_steps": None}
-    identity = {"config": dataclasses.asdict(config) | ignored,
-                "data": data.fingerprint(), "objectives": list(model.objectives)}
+    identity = {
+        "config": dataclasses.asdict(config) | ignored,
+        "data": data.fingerprint(),
+        "objectives": list(model.objectives),
+    }
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
         if saved["identity"] != identity:
-            raise ValueError(f"{checkpoint} belongs to a different run (config, data or objectives differ); "
-                             "delete it or choose another checkpoint_dir")
+            raise ValueError(
+                f"{checkpoint} belongs to a different run (config, data or objectives differ); "
+                "delete it or choose another checkpoint_dir"
+            )
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -184,9 +193,19 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
         import io
 
         buffer = io.BytesIO()
-        torch.save({"identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "best_weights": best_weights, "state": state,
-                    "numpy_rng": epoch_rng[0], "torch_rng": torch.get_rng_state()}, buffer)
+        torch.save(
+            {
+                "identity": identity,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "best_weights": best_weights,
+                "state": state,
+                "numpy_rng": epoch_rng[0],
+                "torch_rng": torch.get_rng_state(),
+            },
+            buffer,
+        )
         atomic_write_bytes(checkpoint, buffer.getvalue())
 
     started = time.perf_counter() - state["seconds"]
@@ -225,8 +244,14 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
         epoch_rng[0] = copy.deepcopy(generator.bit_generator.state)
         rows_for_val = val_rows if len(val_rows) else train_rows
         val_loss = _eval_loss(model, data, rows_for_val, states, config.batch_size)
-        state["history"].append({"epoch": state["epoch"], "step": state["step"], "val_loss": val_loss,
-                                 "seconds": time.perf_counter() - started})
+        state["history"].append(
+            {
+                "epoch": state["epoch"],
+                "step": state["step"],
+                "val_loss": val_loss,
+                "seconds": time.perf_counter() - started,
+            }
+        )
         if val_loss < state["best_val"] - 1e-4:
             state["best_val"], state["bad_epochs"] = val_loss, 0
             best_weights = copy.deepcopy(model.state_dict())
@@ -243,5 +268,11 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
     model.eval()
     for p in model.encoder.parameters():
         p.requires_grad_(True)
-    return TrainResult(steps=state["step"], epochs=state["epoch"], seconds=time.perf_counter() - started,
-                       best_val_loss=state["best_val"], history=state["history"], stopped=stopped)
+    return TrainResult(
+        steps=state["step"],
+        epochs=state["epoch"],
+        seconds=time.perf_counter() - started,
+        best_val_loss=state["best_val"],
+        history=state["history"],
+        stopped=stopped,
+    )

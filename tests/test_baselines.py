@@ -160,6 +160,10 @@ def test_registry_errors():
         get_predictor("gin", epoch=3)
     with pytest.raises(ValueError, match="epochs must be at least 1"):
         get_predictor("mlp", epochs=0)
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        get_predictor("gbdt", seed=-1)
+    with pytest.raises(TypeError, match="log_prefixes must be a sequence of strings"):
+        get_predictor("gin", log_prefixes="latency_")
     with pytest.raises(TypeError, match="needs a GinConfig"):
         predictor_class("gin")(predictor_class("mlp").config_type())
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -38,7 +38,7 @@ def test_demo_and_query(capsys):
 
 def test_onnx_text(capsys, tmp_path):
     target = tmp_path / "cell.txt"
-    code, out, _ = run(capsys, "onnx-text", "6111", "--out", str(target))
+    code, _out, _ = run(capsys, "onnx-text", "6111", "--out", str(target))
     assert code == 0 and target.read_text().startswith("<")
 
 
@@ -63,13 +63,26 @@ def test_generic_fit_and_predict(capsys, tmp_path):
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     model = tmp_path / "model"
-    code, out, err = run(capsys, "fit", "--data", str(data), "--targets", "memory", "--out", str(model),
-                         "--epochs", "2", "--max-length", "64")
+    code, out, err = run(
+        capsys,
+        "fit",
+        "--data",
+        str(data),
+        "--targets",
+        "memory",
+        "--out",
+        str(model),
+        "--epochs",
+        "2",
+        "--max-length",
+        "64",
+    )
     assert code == 0, err
     assert "trained on 29 rows" in out and (model / "model.safetensors").is_file()
     predictions = tmp_path / "pred.csv"
-    code, out, err = run(capsys, "predict", "--model", str(model), "--data", str(data), "--samples", "4",
-                         "--out", str(predictions))
+    code, out, err = run(
+        capsys, "predict", "--model", str(model), "--data", str(data), "--samples", "4", "--out", str(predictions)
+    )
     assert code == 0, err
     lines = predictions.read_text().splitlines()
     assert lines[0] == "memory,memory_std,memory_q05,memory_q95" and len(lines) == 30

@@ -206,9 +206,7 @@ def test_canonical_for_all_archs_is_fast() -> None:
 
 def test_canonical_known_isomorphisms() -> None:
     # An output node that takes nothing (all `none`) is the zero cell whatever the other edges are.
-    dead = {
-        Nb201Arch((*first, "none", "none", "none")).canonical() for first in itertools.product(OPS, repeat=3)
-    }
+    dead = {Nb201Arch((*first, "none", "none", "none")).canonical() for first in itertools.product(OPS, repeat=3)}
     assert len(dead) == 1
     # Reaching node 2 through a skip via node 1 or directly from node 0 is the same function.
     via_node1 = Nb201Arch.from_str("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|nor_conv_3x3~2|")

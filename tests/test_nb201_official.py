@@ -111,9 +111,7 @@ def official_dict() -> dict:
     evaluated = [0, 1]
     return {
         "meta_archs": list(ARCHS),
-        "arch2infos": {
-            i: {"less": _arch_results(i, "12"), "full": _arch_results(i, "200")} for i in evaluated
-        },
+        "arch2infos": {i: {"less": _arch_results(i, "12"), "full": _arch_results(i, "200")} for i in evaluated},
         "evaluated_indexes": evaluated,
     }
 
@@ -145,15 +143,9 @@ def test_archs_and_indexes(official: OfficialNb201) -> None:
 def test_final_epoch_mean_over_seeds(official: OfficialNb201) -> None:
     info = official.query(ARCHS[1], "cifar10-valid", "200")
     seeds = DATASETS["cifar10-valid"][1]
-    assert info["valid_acc"] == pytest.approx(
-        np.mean([acc(1, "cifar10-valid", "x-valid", s, 199, 200) for s in seeds])
-    )
-    assert info["test_acc"] == pytest.approx(
-        np.mean([acc(1, "cifar10-valid", "ori-test", s, 199, 200) for s in seeds])
-    )
-    assert info["train_loss"] == pytest.approx(
-        np.mean([loss(1, "cifar10-valid", "train", s, 199, 200) for s in seeds])
-    )
+    assert info["valid_acc"] == pytest.approx(np.mean([acc(1, "cifar10-valid", "x-valid", s, 199, 200) for s in seeds]))
+    assert info["test_acc"] == pytest.approx(np.mean([acc(1, "cifar10-valid", "ori-test", s, 199, 200) for s in seeds]))
+    assert info["train_loss"] == pytest.approx(np.mean([loss(1, "cifar10-valid", "train", s, 199, 200) for s in seeds]))
     assert info["train_time_s"] == pytest.approx(200 * TRAIN_EPOCH_TIME["cifar10-valid"])
     assert info["train_epoch_time_s"] == pytest.approx(TRAIN_EPOCH_TIME["cifar10-valid"])
     assert info["valid_time_s"] == pytest.approx(200 * EVAL_EPOCH_TIME)
@@ -181,9 +173,7 @@ def test_hp_12_and_cifar10(official: OfficialNb201) -> None:
     )
     assert low["valid_acc"] != pytest.approx(official.query(0, "cifar10-valid", hp="200")["valid_acc"])
     c10 = official.query(0, "cifar10")
-    assert c10["test_acc"] == pytest.approx(
-        np.mean([acc(0, "cifar10", "ori-test", s, 199, 200) for s in (777, 888)])
-    )
+    assert c10["test_acc"] == pytest.approx(np.mean([acc(0, "cifar10", "ori-test", s, 199, 200) for s in (777, 888)]))
     assert not any(key.startswith(("valid_", "valtest_")) for key in c10)
 
 
@@ -271,9 +261,7 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
 def test_wrong_format(tmp_path: Path) -> None:
     nats_like = tmp_path / "nats.pth"
     torch.save({"meta_archs": list(ARCHS), "arch2infos": {}}, nats_like)
-    with pytest.raises(
-        OfficialBenchmarkError, match=r"not a NAS-Bench-201 file: missing \['evaluated_indexes'\]"
-    ):
+    with pytest.raises(OfficialBenchmarkError, match=r"not a NAS-Bench-201 file: missing \['evaluated_indexes'\]"):
         OfficialNb201(nats_like)
     a_list = tmp_path / "list.pth"
     torch.save([1, 2, 3], a_list)

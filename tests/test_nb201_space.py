@@ -57,7 +57,7 @@ def test_text_is_valid_onnx_and_computes_the_network(space):
     with torch.no_grad():
         expected = net(x).numpy()
     model = export_module(net, x)
-    canonical, weight_map = canonicalize_with_weight_map(model, function_scopes(net, {Nb201Cell}))
+    _canonical, weight_map = canonicalize_with_weight_map(model, function_scopes(net, {Nb201Cell}))
     parsed = parse_text(space.onnx_text(arch))
     initializers = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     feeds = {"x": x.numpy(), **{w: initializers[src] for w, src in weight_map.items()}}

@@ -63,7 +63,7 @@ x = torch.randn(2, 3, 8, 8)
 def test_text_parses_and_passes_checker():
     text = to_onnx_text(Net(), x)
     model = parse_text(text)  # runs onnx.checker with full_check
-    assert [i.name for i in model.graph.input][0] == "x"
+    assert next(i.name for i in model.graph.input) == "x"
     assert model.graph.output[0].name == "y"
 
 

@@ -31,16 +31,23 @@ def _task(n: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 
 def _surrogate(texts: list[str]) -> Surrogate:
-    return Surrogate.new(("y1", "y2"), texts, tokenizer=TextTokenizerConfig(vocab_size=300, max_length=64),
-                         encoder=TINY_ENCODER, decoder=TINY_DECODER, seed=0)
+    return Surrogate.new(
+        ("y1", "y2"),
+        texts,
+        tokenizer=TextTokenizerConfig(vocab_size=300, max_length=64),
+        encoder=TINY_ENCODER,
+        decoder=TINY_DECODER,
+        seed=0,
+    )
 
 
 @pytest.fixture(scope="module")
 def trained() -> tuple[Surrogate, list[str], np.ndarray, np.ndarray]:
     texts, y1, y2 = _task(240, seed=0)
     surrogate = _surrogate(texts)
-    surrogate.fit(texts, {"y1": y1, "y2": y2}, TrainConfig(epochs=25, batch_size=16, lr=3e-3, progress=False),
-                  raw_text=True)
+    surrogate.fit(
+        texts, {"y1": y1, "y2": y2}, TrainConfig(epochs=25, batch_size=16, lr=3e-3, progress=False), raw_text=True
+    )
     return surrogate, *_task(80, seed=1)
 
 
@@ -77,8 +84,13 @@ def test_sampling_shares_memory_across_samples():
     states = model.encode(ids, mask)
     both = model.sample_tokens(states, mask, ["a"], samples=4, temperature=0)
     for i in range(2):
-        alone = model.sample_tokens(states[i : i + 1, : int(mask[i].sum())], mask[i : i + 1, : int(mask[i].sum())],
-                                    ["a"], samples=1, temperature=0)
+        alone = model.sample_tokens(
+            states[i : i + 1, : int(mask[i].sum())],
+            mask[i : i + 1, : int(mask[i].sum())],
+            ["a"],
+            samples=1,
+            temperature=0,
+        )
         assert torch.equal(both[i, 0], alone[0, 0]) and (both[i] == both[i, :1]).all()
 
 
@@ -146,7 +158,8 @@ def test_resume_gives_the_same_model(tmp_path):
     first = _surrogate(texts).fit(texts, {"y1": y1}, short, raw_text=True)
     assert first.stopped == "time_budget" and first.steps == 1 and first.epochs == 0
     again = _surrogate(texts)
-    again.fit(texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint),
-              raw_text=True)
+    again.fit(
+        texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint), raw_text=True
+    )
     for (name, a), b in zip(full.model.state_dict().items(), again.model.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, msg=name)

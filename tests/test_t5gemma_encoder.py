@@ -58,8 +58,11 @@ def tiny_t5gemma_config() -> object:
 
 
 # --- random init -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("config", [SMALL, EncoderConfig(kind="t5gemma", max_length=64, t5gemma_config=MODULE)],
-                         ids=["derived", "module-config"])
+@pytest.mark.parametrize(
+    "config",
+    [SMALL, EncoderConfig(kind="t5gemma", max_length=64, t5gemma_config=MODULE)],
+    ids=["derived", "module-config"],
+)
 def test_random_init_shape_and_vocab(config: EncoderConfig) -> None:
     torch.manual_seed(0)
     encoder = T5GemmaEncoder(config, VOCAB, PAD)
@@ -96,8 +99,11 @@ def test_module_config_is_used() -> None:
     assert encoder.max_length == 128
 
 
-@pytest.mark.parametrize("config", [SMALL, EncoderConfig(kind="t5gemma", max_length=64, t5gemma_config=MODULE)],
-                         ids=["derived", "module-config-sliding"])
+@pytest.mark.parametrize(
+    "config",
+    [SMALL, EncoderConfig(kind="t5gemma", max_length=64, t5gemma_config=MODULE)],
+    ids=["derived", "module-config-sliding"],
+)
 def test_padding_does_not_change_real_tokens(config: EncoderConfig) -> None:
     torch.manual_seed(1)
     encoder = T5GemmaEncoder(config, VOCAB, PAD).eval()
@@ -208,9 +214,7 @@ def test_pretrained_encoder_keeps_layers_and_replaces_embedding(tmp_path: Path, 
     assert encoder.training  # like any fresh nn.Module, whatever from_pretrained returns
     # The transformer layers and the final norm are the saved ones.
     for name in ("layers.0.self_attn.q_proj.weight", "layers.1.mlp.down_proj.weight", "norm.weight"):
-        torch.testing.assert_close(
-            encoder.model.get_parameter(name), saved_encoder.get_parameter(name), atol=0, rtol=0
-        )
+        torch.testing.assert_close(encoder.model.get_parameter(name), saved_encoder.get_parameter(name), atol=0, rtol=0)
     # The embedding is a new one over our vocabulary, with a zero padding row.
     embed = encoder.model.embed_tokens
     assert embed.weight.shape == (VOCAB, 32)
@@ -232,9 +236,13 @@ def test_pretrained_encoder_keeps_layers_and_replaces_embedding(tmp_path: Path, 
 
 def test_pretrained_regression_lm(tmp_path: Path) -> None:
     t5gemma.T5GemmaForConditionalGeneration(tiny_t5gemma_config()).save_pretrained(tmp_path)
-    config = RLMConfig(objectives=("a", "b"), text_vocab_size=VOCAB, pad_id=PAD,
-                       encoder=EncoderConfig(kind="t5gemma", pretrained=str(tmp_path)),
-                       decoder=DecoderConfig(d_model=16, n_layers=1, n_heads=2, d_ff=32))
+    config = RLMConfig(
+        objectives=("a", "b"),
+        text_vocab_size=VOCAB,
+        pad_id=PAD,
+        encoder=EncoderConfig(kind="t5gemma", pretrained=str(tmp_path)),
+        decoder=DecoderConfig(d_model=16, n_layers=1, n_heads=2, d_ff=32),
+    )
     model = RegressionLM(config)
     ids, mask = random_batch(b=2, length=5)
     targets = torch.stack([torch.from_numpy(model.numbers.encode_batch([1.0, 2.0]))] * 2, dim=1)
@@ -256,8 +264,9 @@ def test_folder_without_checkpoint_is_named(tmp_path: Path) -> None:
 
 
 def test_other_model_type_is_refused(tmp_path: Path) -> None:
-    transformers.BertConfig(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
-                            intermediate_size=8).save_pretrained(tmp_path)
+    transformers.BertConfig(
+        vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8
+    ).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match=f"{re.escape(tmp_path.name)}.*'bert'.*not a T5Gemma"):
         T5GemmaEncoder(EncoderConfig(kind="t5gemma", pretrained=str(tmp_path)), VOCAB, PAD)
 

@@ -232,9 +232,7 @@ def _official_order() -> tuple[tuple[Nb201Arch, ...], dict[tuple[str, ...], int]
 
     table = load_table(_INDEX_TABLE)
     if table["index"].tolist() != list(range(NUM_ARCHS)):
-        raise RuntimeError(
-            f"benchmark table {_INDEX_TABLE!r} does not list indices 0..{NUM_ARCHS - 1} in order"
-        )
+        raise RuntimeError(f"benchmark table {_INDEX_TABLE!r} does not list indices 0..{NUM_ARCHS - 1} in order")
     archs = tuple(Nb201Arch.from_str(text) for text in table["arch_str"])
     lookup = {arch.ops: position for position, arch in enumerate(archs)}
     if len(lookup) != NUM_ARCHS:

@@ -54,9 +54,7 @@ class _Source:
 
 _MEAN_200 = "at 200 epochs (hp='200', last epoch iepoch=199), mean over the available seeds"
 _NATS_CTPE = "Source: NATS-Bench-TSS get_more_info via nabenabe0928/constrained-tpe."
-_NATS_VTAO = (
-    "Source: NATS-Bench-TSS get_more_info via v-tao/nats-bench-landscape. Report only, never search on it."
-)
+_NATS_VTAO = "Source: NATS-Bench-TSS get_more_info via v-tao/nats-bench-landscape. Report only, never search on it."
 _MINI_12 = (
     "at 12 epochs (hp='12', the low-fidelity schedule whose LR decays to 0 within 12 epochs; last epoch), "
     "mean over the available trials. Source: NB201 API v1.1 ArchResults.get_metrics via "
@@ -98,8 +96,7 @@ _ACCURACIES: dict[str, tuple[_Source, str]] = {
     ),
     "imagenet16_test_acc": (
         _Source(_TEST, "imagenet16_120_test_acc"),
-        f"ImageNet16-120 test accuracy on the 'x-test' half of the original validation set, {_MEAN_200}. "
-        f"{_NATS_VTAO}",
+        f"ImageNet16-120 test accuracy on the 'x-test' half of the original validation set, {_MEAN_200}. {_NATS_VTAO}",
     ),
     "acc_12ep": (
         _Source(_MINI, "cifar10_valid_val_acc_12ep"),
@@ -304,14 +301,10 @@ class Nb201Benchmark:
         seeds = table[source.seeds_column].str.split(";", expand=True).to_numpy(dtype=np.float64)
         counts = np.isfinite(seeds).sum(axis=1)
         if not np.array_equal(counts, table[source.n_seeds_column].to_numpy()):
-            raise BenchmarkDataError(
-                f"{source.table}: {source.seeds_column} disagrees with {source.n_seeds_column}"
-            )
+            raise BenchmarkDataError(f"{source.table}: {source.seeds_column} disagrees with {source.n_seeds_column}")
         # The table's mean column was computed from these seeds; a mismatch means the row grouping broke.
         if not np.allclose(np.nanmean(seeds, axis=1), self.values(metric), rtol=0.0, atol=1e-6):
-            raise BenchmarkDataError(
-                f"{source.table}: {source.seeds_column} does not average to {source.column}"
-            )
+            raise BenchmarkDataError(f"{source.table}: {source.seeds_column} does not average to {source.column}")
         array = _read_only(seeds)
         self._seed_values[metric] = array
         return array
@@ -349,9 +342,7 @@ class Nb201Benchmark:
         if name == _LATENCY:
             columns = sorted(set(table.columns) - {"index", "arch_str"})
             if columns != list(_DEVICES):
-                raise BenchmarkDataError(
-                    f"{name}: device columns {columns} differ from the known {list(_DEVICES)}"
-                )
+                raise BenchmarkDataError(f"{name}: device columns {columns} differ from the known {list(_DEVICES)}")
 
 
 def _check_index(index: int) -> int:

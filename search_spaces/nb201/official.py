@@ -69,9 +69,7 @@ _FIELDS = {
     "per-time": ("epoch_time_s", "minimize", "s", "time per epoch: time_s / (epoch + 1)"),
 }
 _COSTS = {
-    "flops_m": Metric(
-        "flops_m", "minimize", "MFLOPs", "FLOPs in millions, as stored by NB201 (its own counter)"
-    ),
+    "flops_m": Metric("flops_m", "minimize", "MFLOPs", "FLOPs in millions, as stored by NB201 (its own counter)"),
     "params_m": Metric("params_m", "minimize", "M", "parameters in millions (NB201 calls this 'MB')"),
     "latency_ms": Metric(
         "latency_ms",
@@ -159,9 +157,7 @@ def load_official_file(path: str | Path, *, trusted: bool = True) -> dict[str, A
     context: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if not trusted:
         if torch.__version__ < "2.6":
-            raise OfficialBenchmarkError(
-                "trusted=False needs torch >= 2.6; upgrade torch or pass trusted=True"
-            )
+            raise OfficialBenchmarkError("trusted=False needs torch >= 2.6; upgrade torch or pass trusted=True")
         context = torch.serialization.safe_globals(_numpy_safe_globals())
     try:
         with context:
@@ -222,8 +218,7 @@ class OfficialNb201:
             from nas_201_api import NASBench201API
         except ImportError as exc:
             raise ImportError(
-                "reading the official NAS-Bench-201 file needs the nas-bench-201 package: "
-                "pip install 'nasrlm[nb201]'"
+                "reading the official NAS-Bench-201 file needs the nas-bench-201 package: pip install 'nasrlm[nb201]'"
             ) from exc
         if isinstance(source, Mapping):
             self.source = "<dict>"
@@ -235,9 +230,7 @@ class OfficialNb201:
         try:
             self._api: NASBench201API = NASBench201API(data, verbose=False)
         except Exception as exc:  # the API reports format problems as asserts, KeyErrors, ...
-            raise OfficialBenchmarkError(
-                f"{self.source}: NASBench201API rejected the data: {_short(exc)}"
-            ) from exc
+            raise OfficialBenchmarkError(f"{self.source}: NASBench201API rejected the data: {_short(exc)}") from exc
 
     def __len__(self) -> int:
         return len(self._api)
@@ -348,9 +341,7 @@ class OfficialNb201:
         dataset, hp, key = spec
         info = self.query(arch, dataset, hp)
         if key not in info:
-            raise ValueError(
-                f"{self.source} records no {key} for arch {self.index(arch)} on {dataset} (hp={hp})"
-            )
+            raise ValueError(f"{self.source} records no {key} for arch {self.index(arch)} on {dataset} (hp={hp})")
         return info[key]
 
     def _results(self, index: int, hp: str) -> ArchResults:
@@ -363,9 +354,7 @@ class OfficialNb201:
     def _check_dataset(self, results: ArchResults, index: int, dataset: str, hp: str) -> None:
         names = results.get_dataset_names()
         if dataset not in names:
-            raise ValueError(
-                f"no {dataset!r} results for arch {index} under hp={hp}; available: {', '.join(names)}"
-            )
+            raise ValueError(f"no {dataset!r} results for arch {index} under hp={hp}; available: {', '.join(names)}")
 
     @staticmethod
     def _check_epoch(results: ArchResults, dataset: str, epoch: int) -> int:

@@ -43,7 +43,9 @@ class _Graph:
 
     def add(self, op: str, inputs: Sequence[str], scope: str = "/", **attributes: object) -> str:
         out = f"v{len(self.nodes)}"
-        self.nodes.append(helper.make_node(op, list(inputs), [out], name=f"{scope}{op}", **attributes))
+        self.nodes.append(
+            helper.make_node(op, list(inputs), [out], name=f"{scope}{op}_{len(self.nodes)}", **attributes)
+        )
         return out
 
 
@@ -126,11 +128,7 @@ def _add_cell(g: _Graph, ops: Sequence[str], x: str, channels: int, scope: str) 
 def cell_scopes() -> dict[str, str]:
     """Node-name prefixes of the cells (``cells.k`` for k not a reduction block) -> function name."""
     per_stage = CELLS_PER_STAGE + 1
-    return {
-        f"/cells/cells.{k}/": CELL_FUNCTION
-        for k in range(3 * per_stage - 1)
-        if k % per_stage != CELLS_PER_STAGE
-    }
+    return {f"/cells/cells.{k}/": CELL_FUNCTION for k in range(3 * per_stage - 1) if k % per_stage != CELLS_PER_STAGE}
 
 
 def build_onnx(ops: Sequence[str], num_classes: int = 10, resolution: int = 32) -> onnx.ModelProto:
@@ -195,6 +193,4 @@ def build_onnx(ops: Sequence[str], num_classes: int = 10, resolution: int = 32) 
         [helper.make_tensor_value_info(g.nodes[-1].output[0], TensorProto.FLOAT, [1, num_classes])],
         initializer=g.weights,
     )
-    return helper.make_model(
-        graph, ir_version=_IR_VERSION, opset_imports=[helper.make_opsetid("", DEFAULT_OPSET)]
-    )
+    return helper.make_model(graph, ir_version=_IR_VERSION, opset_imports=[helper.make_opsetid("", DEFAULT_OPSET)])

@@ -229,9 +229,7 @@ class Nb201Space:
         return self.values(metric)[indices]
 
 
-def build_texts(
-    cells: Sequence[tuple[str, ...]], *, workers: int | None = None, progress: bool = False
-) -> list[str]:
+def build_texts(cells: Sequence[tuple[str, ...]], *, workers: int | None = None, progress: bool = False) -> list[str]:
     """Canonical ONNX text for each cell, in parallel over ``workers`` processes."""
     workers = workers or os.cpu_count() or 1
     chunk = 250
