@@ -299,16 +299,16 @@ class RegressionLM(nn.Module):
             KVCache(b * samples, heads, self.config.decoder.d_model // heads, capacity, states) for _ in self.layers
         ]
         out = torch.empty(b * samples, len(ids), t, dtype=torch.long, device=states.device)
-        step = 0
         for j, objective in enumerate(ids):
             token = torch.full((b * samples, 1), objective, dtype=torch.long, device=states.device)
             for p in range(t + 1):
+                if p == t and j == len(ids) - 1:
+                    break  # nothing follows the last digit of the last objective
                 segment_pos = torch.tensor([p], device=states.device)
                 x = self.objective_embed(token) if p == 0 else self.number_embed(token)
                 x = x + self.segment_position(segment_pos)
                 for layer, mem, cache in zip(self.layers, memory, caches, strict=True):
                     x = layer(x, mem, cache=cache, samples=samples)
-                step += 1
                 if p == t:  # the last digit is in; the next objective token is given, not predicted
                     break
                 logits = self.head(self.final_norm(x[:, -1])).float()

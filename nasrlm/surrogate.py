@@ -212,6 +212,13 @@ class Surrogate:
             present[:, j] = True
         ids, mask, truncated = self._encode_inputs(texts)
         data = EncodedData(ids, mask, torch.from_numpy(tokens), torch.from_numpy(present))
+        if config.progress:
+            from tqdm.auto import tqdm
+
+            tqdm.write(
+                f"fit: {len(texts)} inputs, {100 * truncated:.1f}% truncated to "
+                f"{self.tokenizer.config.max_length} tokens; objectives: {', '.join(columns)}"
+            )
         result = train(self.model, data, config)
         stacked = np.stack([columns[name] for name in columns], axis=1)
         self.meta.update(
