@@ -129,8 +129,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/pretrain"))
     parser.add_argument("--out", type=Path, default=Path("nasrlm/pretrained/default"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads; 1 is fastest for this small model on a 2-core machine"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    torch.set_num_threads(args.threads)
 
     from nasrlm.surrogate import Surrogate
     from nasrlm.text_tokenizer import TextTokenizerConfig

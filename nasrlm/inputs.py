@@ -52,7 +52,7 @@ def _one(item: Any, space: Any, index: int) -> str:
     if isinstance(item, torch.nn.Module):
         if space is None:
             raise ValueError(f"input {index} is a torch.nn.Module: pass (module, example_input) so it can be exported")
-        return to_onnx_text(item, space.example_input())
+        return to_onnx_text(item, space.example_input(), functions=getattr(space, "function_modules", ()))
     raise TypeError(
         f"input {index} has type {type(item).__name__}; expected ONNX text, an .onnx path, an architecture "
         "string or object of the search space, an onnx.ModelProto, or a (torch.nn.Module, example_input) pair"

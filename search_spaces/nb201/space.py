@@ -133,6 +133,13 @@ class Nb201Space:
 
         return torch.randn(batch_size, *INPUT_SHAPE)
 
+    @property
+    def function_modules(self) -> tuple[type, ...]:
+        """Module classes folded into ONNX local functions when one of this space's networks is exported."""
+        from .model import Nb201Cell
+
+        return (Nb201Cell,)
+
     def onnx_text(self, arch: ArchLike) -> str:
         """Canonical ONNX text (cells as one local function), built directly (~10 ms)."""
         return _text_of_ops(self.arch(arch).ops)
@@ -141,9 +148,7 @@ class Nb201Space:
         """The same text through the general path: build the torch module and export it (~0.2 s)."""
         from nasrlm.onnx_text import to_onnx_text
 
-        from .model import Nb201Cell
-
-        return to_onnx_text(self.build_model(arch), self.example_input(), functions={Nb201Cell})
+        return to_onnx_text(self.build_model(arch), self.example_input(), functions=self.function_modules)
 
     def onnx_texts(
         self,
