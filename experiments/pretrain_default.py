@@ -106,7 +106,7 @@ def write_note(folder: Path, info: dict, stage1_loss: float, stage2_loss: float)
     text = f"""# The default nasrlm RLM
 
 Made by `python experiments/pretrain_default.py` (see its docstring): {info["minutes"]} minutes of training on a
-2-core CPU shared with other jobs, after the labels were computed (about 2 minutes).
+2-core CPU, after the labels were computed (about 2 minutes).
 
 - Inputs: canonical ONNX text of all {info["archs"]:,} NAS-Bench-201 networks, BPE (4,096 symbols) learned on
   4,000 of them, each cut to its last {DEFAULT_MAX_LENGTH} tokens (the cell function is at the end).
