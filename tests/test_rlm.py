@@ -163,3 +163,15 @@ def test_resume_gives_the_same_model(tmp_path):
     )
     for (name, a), b in zip(full.model.state_dict().items(), again.model.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, msg=name)
+
+
+def test_shipped_default_reads_nb201():
+    # The pretrained default decodes the free labels it was trained on, e.g. FLOPs, closely.
+    from search_spaces import get_space
+
+    surrogate = Surrogate.pretrained(space="nb201")
+    assert surrogate.objectives[:2] == ("flops", "params")
+    archs = [0, 1651, 6111, 9347]
+    prediction = surrogate.predict(archs, num_samples=4, objectives=["flops"], temperature=0.5)
+    truth = get_space("nb201").values("flops")[archs]
+    np.testing.assert_allclose(prediction.point["flops"], truth, rtol=0.05)
