@@ -206,6 +206,10 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(frame.to_csv(index=False), end="")
 
 
+# Modules that each define ``register(commands)``; they import their heavy dependencies lazily.
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nasrlm",
@@ -262,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="CSV to write (default: print)")
     p.set_defaults(run=cmd_predict)
+
+    # Larger commands live in their own modules; each adds its subparser through ``register``.
+    import importlib
+
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 
