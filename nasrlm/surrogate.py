@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -247,8 +247,13 @@ class Surrogate:
         seed: int = 0,
         raw_text: bool = False,
         progress: bool = False,
+        state_cache: MutableMapping[str, torch.Tensor] | None = None,
     ) -> np.ndarray:
-        """Samples [N, num_samples, K] for the given objectives (default: all, in model order)."""
+        """Samples [N, num_samples, K] for the given objectives (default: all, in model order).
+
+        ``state_cache`` (text -> encoder states) skips the encoder for texts seen before; it is only
+        valid while the encoder's weights do not change (e.g. between frozen-encoder fits).
+        """
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         names = list(objectives or self.objectives)
@@ -263,13 +268,33 @@ class Surrogate:
         for i in tqdm(range(0, len(texts), batch_size), desc="predicting", disable=not progress):
             chunk_mask = mask[i : i + batch_size]
             width = int(chunk_mask.sum(1).max())
-            states = encode_states(self.model, ids[i : i + batch_size, :width], chunk_mask[:, :width])
+            if state_cache is None:
+                states = encode_states(self.model, ids[i : i + batch_size, :width], chunk_mask[:, :width])
+            else:
+                states = self._cached_states(texts[i : i + batch_size], ids[i : i + batch_size], chunk_mask, state_cache)
             tokens = self.model.sample_tokens(
                 states, chunk_mask[:, :width], decode_names, num_samples, temperature=temperature, generator=generator
             )
             chunks.append(self.model.numbers.decode_batch(tokens.numpy()))
         values = np.concatenate(chunks) if chunks else np.zeros((0, num_samples, len(names)))
         return values[:, :, [decode_names.index(n) for n in names]]
+
+    def _cached_states(
+        self, texts: Sequence[str], ids: torch.Tensor, mask: torch.Tensor, cache: MutableMapping[str, torch.Tensor]
+    ) -> torch.Tensor:
+        lengths = mask.sum(1).tolist()
+        missing = [j for j, text in enumerate(texts) if text not in cache]
+        if missing:
+            rows = torch.tensor(missing)
+            width = int(max(lengths[j] for j in missing))
+            fresh = encode_states(self.model, ids[rows, :width], mask[rows, :width])
+            for k, j in enumerate(missing):
+                cache[texts[j]] = fresh[k, : int(lengths[j])].clone()
+        width = int(max(lengths))
+        states = torch.zeros(len(texts), width, self.model.config.decoder.d_model)
+        for j, text in enumerate(texts):
+            states[j, : int(lengths[j])] = cache[text]
+        return states
 
     def predict(
         self,

@@ -1,0 +1,345 @@
+"""Multi-objective architecture search: an Optuna study over a search space, steered by a sampler.
+
+>>> from nasrlm.search import SearchConfig, run_search
+>>> result = run_search(SearchConfig(space="nb201", objectives=("acc", "latency_pixel3"), budget=100))
+>>> result.front  # doctest: +SKIP
+
+For a benchmark space a query is a table lookup, counted against the budget; pass ``evaluate`` to
+measure architectures your own way (e.g. real training). Every objective value, constraint metric
+and the architecture string of each trial are stored in the study, so any Optuna storage works:
+an interrupted search resumes from its storage, and several processes (or machines, on a shared
+PostgreSQL or MySQL database) can work on one study. The budget counts finished trials in the
+study; a worker checks it before each query, so the study never holds more than the budget
+(save for queries that finish at the same moment in different workers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .sampler import RLMSampler, RLMSamplerConfig
+
+__all__ = [
+    "SAMPLERS",
+    "Constraint",
+    "SearchConfig",
+    "SearchError",
+    "SearchResult",
+    "make_sampler",
+    "open_storage",
+    "parse_constraint",
+    "run_search",
+]
+
+SAMPLERS = ("rlm", "nsga2", "tpe", "random", "gp")
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*(<=|>=|<|>)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
+
+
+class SearchError(ValueError):
+    """A search asked for something that does not exist; the message lists what does."""
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``metric <= bound`` (or ``>=``): feasible when :meth:`violation` is at most 0."""
+
+    metric: str
+    op: str
+    bound: float
+
+    def violation(self, value: float) -> float:
+        return value - self.bound if self.op in ("<=", "<") else self.bound - value
+
+    def __str__(self) -> str:
+        return f"{self.metric}{self.op}{self.bound:g}"
+
+
+def parse_constraint(text: str) -> Constraint:
+    match = _CONSTRAINT.match(text)
+    if not match:
+        raise SearchError(
+            f"malformed constraint {text!r}; write METRIC<=VALUE or METRIC>=VALUE, e.g. 'latency_pixel3<=10'"
+        )
+    return Constraint(match.group(1), match.group(2), float(match.group(3)))
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    space: str = "nb201"
+    objectives: tuple[str, ...] = ("acc", "latency_pixel3")
+    budget: int = 100  # finished trials (benchmark queries) in the study
+    sampler: str = "rlm"
+    seed: int = 0
+    storage: str | None = None  # an Optuna URL (sqlite:///..., postgresql://...) or journal:///path; None: in out/
+    study_name: str | None = None  # default: space, objectives, sampler and seed
+    surrogate: str | None = None  # a saved surrogate for the RLM sampler (default: the shipped one)
+    constraints: tuple[str, ...] = ()  # e.g. ("latency_pixel3<=10",)
+    reference: tuple[float, ...] | None = None  # hypervolume reference, one value per objective
+    out: str | None = None  # results folder; None writes nothing (and keeps the study in memory)
+    progress: bool = True
+    rlm: RLMSamplerConfig = field(default_factory=RLMSamplerConfig)
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise SearchError(f"unknown sampler {self.sampler!r}; valid samplers: {', '.join(SAMPLERS)}")
+        if self.budget < 1:
+            raise SearchError(f"budget must be at least 1, got {self.budget}")
+        if not self.objectives:
+            raise SearchError("give at least one objective")
+        if len(set(self.objectives)) != len(self.objectives):
+            raise SearchError(f"objectives repeat: {', '.join(self.objectives)}")
+        if self.reference is not None and len(self.reference) != len(self.objectives):
+            raise SearchError(f"reference has {len(self.reference)} values for {len(self.objectives)} objectives")
+        for text in self.constraints:
+            parse_constraint(text)
+
+    @property
+    def default_study_name(self) -> str:
+        return self.study_name or f"{self.space}-{'-'.join(self.objectives)}-{self.sampler}-seed{self.seed}"
+
+
+@dataclass
+class SearchResult:
+    study: Any  # optuna.Study
+    front: Any  # pandas.DataFrame: architecture, measured values, predictions with uncertainty
+    trials: Any  # pandas.DataFrame of every finished trial
+    reference: tuple[float, ...]
+    hypervolume: float
+    exact_hypervolume: float | None  # the space's true front, for benchmark spaces
+    seconds: float
+    seconds_per_trial: float
+
+    @property
+    def hypervolume_ratio(self) -> float | None:
+        if not self.exact_hypervolume:
+            return None
+        return self.hypervolume / self.exact_hypervolume
+
+
+def open_storage(url: str | None) -> Any:
+    """An Optuna storage for ``url``; RDB storages get heartbeats so a killed worker's trial is retried."""
+    import warnings
+
+    import optuna
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+    if url is None:
+        return optuna.storages.InMemoryStorage()
+    if url.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = url.removeprefix("journal:").removeprefix("//")
+        return JournalStorage(JournalFileBackend(path))
+    if "://" not in url:
+        raise SearchError(
+            f"storage {url!r} is not a URL; use e.g. sqlite:///study.db, postgresql://user:pass@host/db "
+            "or journal:///path/to/study.log"
+        )
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    return optuna.storages.RDBStorage(
+        url,
+        engine_kwargs=engine,
+        heartbeat_interval=30,
+        grace_period=300,  # longer than any surrogate fit, which runs before the trial's heartbeat starts
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
+    )
+
+
+def _network_fn(space: Any) -> Callable[[dict[str, Any]], str]:
+    """Trial parameters -> ONNX text, using the space's text cache where it has one."""
+    table: list[str] | None = None
+    if hasattr(space, "text_cache_path") and space.text_cache_path().is_file():
+        table = space.onnx_texts()
+
+    def to_network(params: dict[str, Any]) -> str:
+        arch = space.from_params(params)
+        if table is not None and hasattr(arch, "index"):
+            return table[arch.index]
+        return space.onnx_text(arch)
+
+    return to_network
+
+
+def make_sampler(
+    config: SearchConfig, space: Any, *, seed: int, constraints_func: Callable | None = None
+) -> Any:
+    """The Optuna sampler ``config.sampler`` names, seeded with ``seed``."""
+    import optuna
+
+    if config.sampler == "rlm":
+        rlm = config.rlm
+        if config.reference is not None and rlm.reference_point is None:
+            rlm = dataclasses.replace(rlm, reference_point=tuple(config.reference))
+        return RLMSampler(
+            space.distributions(),
+            _network_fn(space),
+            objectives=config.objectives,
+            surrogate=config.surrogate,
+            config=rlm,
+            constraints_func=constraints_func,
+            seed=seed,
+        )
+    if config.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints_func)
+    if config.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constraints_func=constraints_func)
+    if config.sampler == "gp":
+        return optuna.samplers.GPSampler(seed=seed, constraints_func=constraints_func)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _suggest(trial: Any, name: str, distribution: Any) -> Any:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(name, distribution.low, distribution.high, step=distribution.step, log=distribution.log)
+    if isinstance(distribution, FloatDistribution):
+        return trial.suggest_float(name, distribution.low, distribution.high, step=distribution.step, log=distribution.log)
+    raise TypeError(f"unsupported distribution {type(distribution).__name__} for parameter {name!r}")
+
+
+def _benchmark_evaluate(space: Any, metrics: Sequence[str]) -> Callable[[Any], dict[str, float]]:
+    def evaluate(arch: Any) -> dict[str, float]:
+        return {name: float(space.query(arch, name)) for name in metrics}
+
+    return evaluate
+
+
+def _check_metrics(space: Any, names: Sequence[str], what: str) -> None:
+    unknown = [n for n in names if n not in space.metrics]
+    if unknown:
+        raise SearchError(
+            f"unknown {what} {', '.join(map(repr, unknown))} for space {space.name!r}; "
+            f"valid metrics: {', '.join(space.metrics)}"
+        )
+
+
+def default_reference(space: Any, objectives: Sequence[str]) -> tuple[float, ...] | None:
+    """For a benchmark space: the worst decile of each objective over the whole space (None elsewhere)."""
+    if not hasattr(space, "values"):
+        return None
+    reference = []
+    for name in objectives:
+        values = np.asarray(space.values(name), dtype=np.float64)
+        maximize = space.metrics[name].direction == "maximize"
+        reference.append(float(np.nanquantile(values, 0.1 if maximize else 0.9)))
+    return tuple(reference)
+
+
+def run_search(
+    config: SearchConfig,
+    *,
+    evaluate: Callable[[Any], Mapping[str, float]] | None = None,
+    sampler: Any = None,
+) -> SearchResult:
+    """Run (or resume) the study of ``config`` until it holds ``config.budget`` finished trials."""
+    import optuna
+
+    from search_spaces import UnknownSpaceError, get_space
+
+    from .search_results import summarize, write_results
+
+    try:
+        space = get_space(config.space)
+    except UnknownSpaceError as exc:
+        raise SearchError(str(exc)) from None
+    _check_metrics(space, config.objectives, "objective")
+    constraints = [parse_constraint(text) for text in config.constraints]
+    _check_metrics(space, [c.metric for c in constraints], "constraint metric")
+    reference = config.reference or default_reference(space, config.objectives)
+    if reference is None:
+        raise SearchError("give a hypervolume reference point (one value per objective) for this space")
+    directions = [space.metrics[name].direction for name in config.objectives]
+    if evaluate is None:
+        if not hasattr(space, "values"):
+            raise SearchError(f"space {space.name!r} has no benchmark table: pass an evaluate function")
+        extra = [c.metric for c in constraints if c.metric not in config.objectives]
+        evaluate = _benchmark_evaluate(space, [*config.objectives, *dict.fromkeys(extra)])
+
+    storage_url = config.storage
+    if storage_url is None and config.out is not None:
+        from pathlib import Path
+
+        Path(config.out).mkdir(parents=True, exist_ok=True)
+        storage_url = f"sqlite:///{Path(config.out).resolve() / 'study.db'}"
+    storage = open_storage(storage_url)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        storage=storage, study_name=config.default_study_name, directions=directions, load_if_exists=True
+    )
+    if [d.name.lower() for d in study.directions] != directions:
+        raise SearchError(f"study {config.default_study_name!r} exists with other directions; choose another name")
+    if study.metric_names is None:
+        study.set_metric_names(list(config.objectives))
+    elif list(study.metric_names) != list(config.objectives):
+        raise SearchError(
+            f"study {config.default_study_name!r} optimizes {', '.join(study.metric_names)}, not "
+            f"{', '.join(config.objectives)}; choose another --study-name"
+        )
+
+    def constraints_func(trial: Any) -> list[float]:
+        # A trial stopped before its query (budget spent) has no values: count it infeasible.
+        return [c.violation(trial.user_attrs.get(c.metric, math.inf)) for c in constraints]
+
+    # A worker that joins a running study gets its own seed, so it does not repeat the others' draws.
+    seed = config.seed + len(study.get_trials(deepcopy=False))
+    study.sampler = sampler or make_sampler(
+        config, space, seed=seed, constraints_func=constraints_func if constraints else None
+    )
+    distributions = space.distributions()
+
+    def finished() -> int:
+        return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+    def objective(trial: optuna.Trial) -> tuple[float, ...]:
+        params = {name: _suggest(trial, name, d) for name, d in distributions.items()}
+        if finished() >= config.budget:  # another worker spent the budget meanwhile: no query
+            trial.study.stop()
+            raise optuna.TrialPruned("budget spent")
+        arch = space.from_params(params)
+        values = dict(evaluate(arch))
+        trial.set_user_attr("arch", str(arch))
+        for name, value in values.items():
+            trial.set_user_attr(name, float(value))
+        return tuple(float(values[name]) for name in config.objectives)
+
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    done_before = finished()
+    bar = tqdm(total=config.budget, initial=min(done_before, config.budget), desc="queries", disable=not config.progress)
+
+    def on_trial(study: optuna.Study, trial: Any) -> None:
+        count = finished()
+        bar.update(max(0, min(count, config.budget) - bar.n))
+        if config.progress and count:
+            summary = summarize(study, space, config.objectives, reference, exact=False)
+            bar.set_postfix(front=summary["front_size"], hv=f"{summary['hypervolume']:.4g}")
+        if count >= config.budget:
+            study.stop()
+
+    if done_before < config.budget:
+        study.optimize(objective, callbacks=[on_trial], gc_after_trial=False)
+    bar.close()
+    seconds = time.perf_counter() - started
+    new_trials = max(1, finished() - done_before)
+    result = write_results(
+        study,
+        space,
+        config,
+        reference=tuple(reference),
+        seconds=seconds,
+        seconds_per_trial=seconds / new_trials if finished() > done_before else math.nan,
+    )
+    return result
