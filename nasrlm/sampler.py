@@ -12,9 +12,9 @@ seconds, and spreading them keeps the time per trial low.
 
 The sampler knows nothing of search spaces: it takes Optuna distributions and a function from
 trial parameters to the network (ONNX text, an ``onnx.ModelProto`` or a ``(module, input)`` pair),
-so it drops into anyone's study. Constraints follow Optuna's convention (``constraints_func``
-returns values <= 0 when feasible); the RLM learns the constraint values as extra objectives and
-weighs each sample's improvement by its feasibility.
+so it drops into anyone's study. Constraints are Optuna's (``trial.set_constraint(name, value)``,
+feasible when every value is <= 0): the RLM learns each constraint's value as one more objective
+and weighs each sample's improvement by whether that sample is feasible.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _random_value(distribution: BaseDistribution, rng: np.random.Generator) -> A
         return distribution.choices[rng.integers(len(distribution.choices))]
     if isinstance(distribution, IntDistribution):
         if distribution.log:
-            return int(round(math.exp(rng.uniform(math.log(distribution.low), math.log(distribution.high)))))
+            return round(math.exp(rng.uniform(math.log(distribution.low), math.log(distribution.high))))
         steps = (distribution.high - distribution.low) // distribution.step
         return distribution.low + distribution.step * int(rng.integers(steps + 1))
     if isinstance(distribution, FloatDistribution):
@@ -112,7 +112,6 @@ class RLMSampler(BaseSampler):
         objectives: names the surrogate decodes the study's values as (default: the study's metric
             names, else ``objective_0``, ...); reusing a name the surrogate knows reuses what it learned.
         surrogate: a :class:`nasrlm.surrogate.Surrogate`, the path of a saved one, or None for the default.
-        constraints_func: Optuna's convention, values <= 0 are feasible.
     """
 
     def __init__(
@@ -123,7 +122,6 @@ class RLMSampler(BaseSampler):
         objectives: Sequence[str] | None = None,
         surrogate: Any = None,
         config: RLMSamplerConfig = RLMSamplerConfig(),
-        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         seed: int | None = None,
     ) -> None:
         if not search_space:
@@ -132,7 +130,6 @@ class RLMSampler(BaseSampler):
         self.to_network = to_network
         self.objective_names = tuple(objectives) if objectives else None
         self.config = config
-        self.constraints_func = constraints_func
         self._surrogate_source = surrogate
         self._surrogate: Any = None
         self._seed = seed
@@ -174,14 +171,6 @@ class RLMSampler(BaseSampler):
     ) -> Any:
         return self._random.sample_independent(study, trial, param_name, param_distribution)
 
-    def after_trial(
-        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
-    ) -> None:
-        if self.constraints_func is not None:
-            from optuna.samplers._base import _process_constraints_after_trial
-
-            _process_constraints_after_trial(self.constraints_func, study, trial, state)
-
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
         self._random.reseed_rng()
@@ -207,7 +196,9 @@ class RLMSampler(BaseSampler):
         if not names:
             names = [f"objective_{i}" for i in range(len(study.directions))]
         if len(names) != len(study.directions):
-            raise ValueError(f"{len(names)} objective names ({', '.join(names)}) for {len(study.directions)} objectives")
+            raise ValueError(
+                f"{len(names)} objective names ({', '.join(names)}) for {len(study.directions)} objectives"
+            )
         return names
 
     def _text(self, params: Mapping[str, Any]) -> str:
@@ -219,16 +210,19 @@ class RLMSampler(BaseSampler):
     def _finished(self, study: Study) -> list[FrozenTrial]:
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         out = [t for t in trials if t.values is not None and all(math.isfinite(v) for v in t.values)]
-        if self.constraints_func is not None:
-            out = [t for t in out if "constraints" in t.system_attrs]
         return [t for t in out if set(t.params) >= set(self.search_space)]
+
+    @staticmethod
+    def _constraint_keys(finished: list[FrozenTrial]) -> list[str]:
+        """Constraints every finished trial reports (``trial.set_constraint``)."""
+        keys = [set(t.constraints) for t in finished]
+        return sorted(set.intersection(*keys)) if keys else []
 
     def _fit(self, names: list[str], finished: list[FrozenTrial]) -> None:
         values = np.array([t.values for t in finished], dtype=np.float64)
         targets = {name: values[:, k] for k, name in enumerate(names)}
-        if self.constraints_func is not None:
-            constraints = np.array([t.system_attrs["constraints"] for t in finished], dtype=np.float64)
-            targets |= {f"constraint_{j}": constraints[:, j] for j in range(constraints.shape[1])}
+        for key in self._constraint_keys(finished):
+            targets[f"constraint:{key}"] = np.array([t.constraints[key] for t in finished], dtype=np.float64)
         steps = self.config.first_fit_steps if self._fits == 0 else self.config.refit_steps
         per_epoch = math.ceil(len(finished) / self.config.batch_size)
         config = TrainConfig(
@@ -290,9 +284,8 @@ class RLMSampler(BaseSampler):
         fitted = time.perf_counter()
 
         observed = to_minimization(np.array([t.values for t in finished]), maximize)
-        feasible = np.ones(len(finished), dtype=bool)
-        if self.constraints_func is not None:
-            feasible = np.array([all(c <= 0 for c in t.system_attrs["constraints"]) for t in finished])
+        constraint_keys = self._constraint_keys(finished)
+        feasible = np.array([all(t.constraints[k] <= 0 for k in constraint_keys) for t in finished])
         front_rows = np.flatnonzero(feasible)[pareto_mask(observed[feasible])] if feasible.any() else np.array([], int)
         front = observed[front_rows] if len(front_rows) else np.zeros((0, len(names)))
         if self.config.reference_point is not None:
@@ -312,9 +305,7 @@ class RLMSampler(BaseSampler):
                 texts.append(text)
         if not candidates:
             return []
-        decode = list(names)
-        if self.constraints_func is not None:
-            decode += [n for n in self.surrogate.objectives if n.startswith("constraint_")]
+        decode = list(names) + [f"constraint:{key}" for key in constraint_keys]
         if len(self._states) > self.config.state_cache_size:
             self._states.clear()
         samples = self.surrogate.sample(

@@ -145,13 +145,23 @@ def open_storage(url: str | None) -> Any:
             "or journal:///path/to/study.log"
         )
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    return optuna.storages.RDBStorage(
-        url,
-        engine_kwargs=engine,
-        heartbeat_interval=30,
-        grace_period=300,  # longer than any surrogate fit, which runs before the trial's heartbeat starts
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
-    )
+    import sqlalchemy.exc
+
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine,
+                heartbeat_interval=30,
+                grace_period=300,  # longer than any surrogate fit, which runs before the trial's heartbeat starts
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
+            )
+        except sqlalchemy.exc.IntegrityError:
+            # Workers that start together race to create the schema; the loser finds it made.
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _network_fn(space: Any) -> Callable[[dict[str, Any]], str]:
@@ -169,9 +179,7 @@ def _network_fn(space: Any) -> Callable[[dict[str, Any]], str]:
     return to_network
 
 
-def make_sampler(
-    config: SearchConfig, space: Any, *, seed: int, constraints_func: Callable | None = None
-) -> Any:
+def make_sampler(config: SearchConfig, space: Any, *, seed: int) -> Any:
     """The Optuna sampler ``config.sampler`` names, seeded with ``seed``."""
     import optuna
 
@@ -185,15 +193,15 @@ def make_sampler(
             objectives=config.objectives,
             surrogate=config.surrogate,
             config=rlm,
-            constraints_func=constraints_func,
             seed=seed,
         )
+    # Constraints reach every sampler through the trials (``trial.set_constraint``, Optuna 5).
     if config.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints_func)
+        return optuna.samplers.NSGAIISampler(seed=seed)
     if config.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constraints_func=constraints_func)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     if config.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=seed, constraints_func=constraints_func)
+        return optuna.samplers.GPSampler(seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
 
 
@@ -203,9 +211,13 @@ def _suggest(trial: Any, name: str, distribution: Any) -> Any:
     if isinstance(distribution, CategoricalDistribution):
         return trial.suggest_categorical(name, distribution.choices)
     if isinstance(distribution, IntDistribution):
-        return trial.suggest_int(name, distribution.low, distribution.high, step=distribution.step, log=distribution.log)
+        return trial.suggest_int(
+            name, distribution.low, distribution.high, step=distribution.step, log=distribution.log
+        )
     if isinstance(distribution, FloatDistribution):
-        return trial.suggest_float(name, distribution.low, distribution.high, step=distribution.step, log=distribution.log)
+        return trial.suggest_float(
+            name, distribution.low, distribution.high, step=distribution.step, log=distribution.log
+        )
     raise TypeError(f"unsupported distribution {type(distribution).__name__} for parameter {name!r}")
 
 
@@ -288,15 +300,9 @@ def run_search(
             f"{', '.join(config.objectives)}; choose another --study-name"
         )
 
-    def constraints_func(trial: Any) -> list[float]:
-        # A trial stopped before its query (budget spent) has no values: count it infeasible.
-        return [c.violation(trial.user_attrs.get(c.metric, math.inf)) for c in constraints]
-
     # A worker that joins a running study gets its own seed, so it does not repeat the others' draws.
     seed = config.seed + len(study.get_trials(deepcopy=False))
-    study.sampler = sampler or make_sampler(
-        config, space, seed=seed, constraints_func=constraints_func if constraints else None
-    )
+    study.sampler = sampler or make_sampler(config, space, seed=seed)
     distributions = space.distributions()
 
     def finished() -> int:
@@ -312,13 +318,17 @@ def run_search(
         trial.set_user_attr("arch", str(arch))
         for name, value in values.items():
             trial.set_user_attr(name, float(value))
+        for constraint in constraints:
+            trial.set_constraint(str(constraint), constraint.violation(float(values[constraint.metric])))
         return tuple(float(values[name]) for name in config.objectives)
 
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
     done_before = finished()
-    bar = tqdm(total=config.budget, initial=min(done_before, config.budget), desc="queries", disable=not config.progress)
+    bar = tqdm(
+        total=config.budget, initial=min(done_before, config.budget), desc="queries", disable=not config.progress
+    )
 
     def on_trial(study: optuna.Study, trial: Any) -> None:
         count = finished()

@@ -30,7 +30,9 @@ def _reference(text: str | None, objectives: tuple[str, ...]) -> tuple[float, ..
     except ValueError:
         raise CliError(f"--reference {text!r} is not numbers: write e.g. 'acc=85,latency_pixel3=40'") from None
     if len(values) != len(objectives):
-        raise CliError(f"--reference has {len(values)} values for {len(objectives)} objectives ({', '.join(objectives)})")
+        raise CliError(
+            f"--reference has {len(values)} values for {len(objectives)} objectives ({', '.join(objectives)})"
+        )
     return values
 
 
@@ -95,13 +97,12 @@ def register(commands: Any) -> None:
     p.add_argument("--sampler", default="rlm", choices=SAMPLERS, metavar="{" + ",".join(SAMPLERS) + "}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--storage", help="Optuna storage URL (sqlite:///x.db, postgresql://..., journal:///x.log); default: OUT/study.db"
+        "--storage",
+        help="Optuna storage URL (sqlite:///x.db, postgresql://..., journal:///x.log); default: OUT/study.db",
     )
     p.add_argument("--study-name", help="default: space, objectives, sampler and seed")
     p.add_argument("--surrogate", help="a saved surrogate for the rlm sampler (default: the shipped pretrained one)")
-    p.add_argument(
-        "--constraint", action="append", metavar="EXPR", help="e.g. 'latency_pixel3<=10' (repeatable)"
-    )
+    p.add_argument("--constraint", action="append", metavar="EXPR", help="e.g. 'latency_pixel3<=10' (repeatable)")
     p.add_argument(
         "--reference",
         help="hypervolume reference, e.g. 'acc=85,latency_pixel3=40' (default: each objective's worst decile)",

@@ -57,7 +57,7 @@ def _complete(study: Any) -> list[Any]:
 
 
 def _feasible(trial: Any) -> bool:
-    return all(c <= 0 for c in trial.system_attrs.get("constraints", ()))
+    return all(c <= 0 for c in trial.constraints.values())
 
 
 def summarize(

@@ -25,7 +25,9 @@ def toy_network(params: dict) -> onnx.ModelProto:
     """An MLP as an ONNX graph; its weights are initializers, which the ONNX text leaves out."""
     nodes, inits, previous, fan_in = [], [], "x", 8
     for layer in range(params["depth"]):
-        weight = helper.make_tensor(f"w{layer}", TensorProto.FLOAT, [fan_in, params["width"]], [0.0] * (fan_in * params["width"]))
+        weight = helper.make_tensor(
+            f"w{layer}", TensorProto.FLOAT, [fan_in, params["width"]], [0.0] * (fan_in * params["width"])
+        )
         inits.append(weight)
         nodes.append(helper.make_node("MatMul", [previous, f"w{layer}"], [f"h{layer}"]))
         nodes.append(helper.make_node(params["act"], [f"h{layer}"], [f"a{layer}"]))
@@ -53,8 +55,13 @@ def tiny_surrogate_texts():
     from nasrlm.inputs import to_texts
 
     rng = np.random.default_rng(0)
-    params = [{k: d.choices[rng.integers(len(d.choices))] if hasattr(d, "choices") else int(rng.integers(1, 5))
-               for k, d in SPACE.items()} for _ in range(30)]
+    params = [
+        {
+            k: d.choices[rng.integers(len(d.choices))] if hasattr(d, "choices") else int(rng.integers(1, 5))
+            for k, d in SPACE.items()
+        }
+        for _ in range(30)
+    ]
     return to_texts([toy_network(p) for p in params])
 
 
@@ -67,8 +74,15 @@ def make_sampler(texts, **config) -> RLMSampler:
         decoder=DecoderConfig(**TINY),
         seed=0,
     )
-    settings = {"n_startup_trials": 6, "proposals_per_fit": 3, "pool_random": 20, "pool_mutations": 20,
-                "num_samples": 4, "first_fit_steps": 10, "refit_steps": 5} | config
+    settings = {
+        "n_startup_trials": 6,
+        "proposals_per_fit": 3,
+        "pool_random": 20,
+        "pool_mutations": 20,
+        "num_samples": 4,
+        "first_fit_steps": 10,
+        "refit_steps": 5,
+    } | config
     return RLMSampler(SPACE, toy_network, surrogate=surrogate, config=RLMSamplerConfig(**settings), seed=0)
 
 
@@ -101,15 +115,16 @@ def test_sampler_proposes_new_valid_networks_with_predictions(tiny_surrogate_tex
 
 
 def test_sampler_learns_constraints_as_objectives(tiny_surrogate_texts):
-    def constraints(trial):
-        return [trial.values[1] - 64.0] if trial.values else [1.0]  # size <= 64
+    def constrained(trial: optuna.Trial) -> tuple[float, float]:
+        values = objective(trial)
+        trial.set_constraint("small", values[1] - 64.0)  # size <= 64
+        return values
 
     sampler = make_sampler(tiny_surrogate_texts)
-    sampler.constraints_func = constraints
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    study.optimize(objective, n_trials=10)
-    assert all("constraints" in t.system_attrs for t in study.trials)
-    assert "constraint_0" in sampler.surrogate.objectives
+    study.optimize(constrained, n_trials=10)
+    assert all(set(t.constraints) == {"small"} for t in study.trials)
+    assert "constraint:small" in sampler.surrogate.objectives
 
 
 def test_sampler_uses_names_when_the_study_has_none(tiny_surrogate_texts):

@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasrlm.cli import main
+from nasrlm.pareto import hypervolume, pareto_mask, to_minimization
+from nasrlm.sampler import PREDICTION_ATTR, RLMSamplerConfig
+from nasrlm.search import SearchConfig, SearchError, parse_constraint, run_search
+from search_spaces import get_space
+
+REFERENCE = (85.0, 40.0)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_random_search_writes_front_plot_and_exact_ratio(tmp_path):
+    result = run_search(
+        SearchConfig(sampler="random", budget=25, reference=REFERENCE, out=str(tmp_path), progress=False)
+    )
+    assert len(result.trials) == 25
+    for name in ("front.csv", "front.json", "front.png", "trials.csv", "summary.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    space = get_space("nb201")
+    # Every stored value is the benchmark's, and the front and hypervolume follow from them.
+    for _, row in result.trials.iterrows():
+        assert row["acc"] == space.query(row["arch"], "acc")
+        assert row["latency_pixel3"] == space.query(row["arch"], "latency_pixel3")
+    points = to_minimization(result.trials[["acc", "latency_pixel3"]].to_numpy(), [True, False])
+    expected_front = set(result.trials["trial"][pareto_mask(points)])
+    assert set(result.front["trial"]) == expected_front
+    ref = to_minimization(np.array(REFERENCE), [True, False])
+    assert result.hypervolume == pytest.approx(hypervolume(points, ref))
+    all_points = to_minimization(np.stack([space.values("acc"), space.values("latency_pixel3")], 1), [True, False])
+    assert result.exact_hypervolume == pytest.approx(hypervolume(all_points, ref))
+    assert 0 < result.hypervolume_ratio < 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["hypervolume_ratio"] == pytest.approx(result.hypervolume_ratio)
+    assert pd.read_csv(tmp_path / "front.csv")["trial"].tolist() == result.front["trial"].tolist()
+
+
+def test_rerun_resumes_the_study_to_a_larger_budget(tmp_path):
+    first = run_search(SearchConfig(sampler="tpe", budget=8, reference=REFERENCE, out=str(tmp_path), progress=False))
+    again = run_search(SearchConfig(sampler="tpe", budget=8, reference=REFERENCE, out=str(tmp_path), progress=False))
+    assert len(again.trials) == 8 and again.trials["trial"].tolist() == first.trials["trial"].tolist()
+    more = run_search(SearchConfig(sampler="tpe", budget=12, reference=REFERENCE, out=str(tmp_path), progress=False))
+    assert len(more.trials) == 12
+    assert more.trials["arch"].tolist()[:8] == first.trials["arch"].tolist()
+
+
+def test_constraint_metrics_are_stored_and_the_front_is_feasible(tmp_path):
+    result = run_search(
+        SearchConfig(
+            sampler="nsga2",
+            budget=20,
+            objectives=("acc", "params"),
+            constraints=("latency_pixel3<=8",),
+            reference=(85.0, 2.0),
+            out=str(tmp_path),
+            progress=False,
+        )
+    )
+    assert "latency_pixel3" in result.trials
+    assert (result.front["latency_pixel3"] <= 8).all()
+    assert (result.trials["feasible"] == (result.trials["latency_pixel3"] <= 8)).all()
+
+
+def test_rlm_sampler_search_stores_its_predictions(tmp_path):
+    small = RLMSamplerConfig(
+        n_startup_trials=6,
+        proposals_per_fit=3,
+        pool_random=30,
+        pool_mutations=30,
+        num_samples=8,
+        first_fit_steps=20,
+        refit_steps=10,
+    )
+    result = run_search(SearchConfig(budget=12, reference=REFERENCE, out=str(tmp_path), progress=False, rlm=small))
+    study = result.study
+    proposed = [t for t in study.trials if PREDICTION_ATTR in t.system_attrs]
+    assert len(proposed) >= 5
+    assert result.trials["pred_acc_median"].notna().sum() == len(proposed)
+    assert len(set(result.trials["arch"])) == len(result.trials)  # the RLM never asks for a network twice
+
+
+def test_constraint_parsing_and_bad_arguments():
+    assert parse_constraint("latency_pixel3<=10").violation(12.0) == 2.0
+    assert parse_constraint("acc >= 90").violation(91.0) == -1.0
+    with pytest.raises(SearchError, match="malformed constraint"):
+        parse_constraint("latency < ten")
+    with pytest.raises(SearchError, match="valid samplers: rlm, nsga2, tpe, random, gp"):
+        SearchConfig(sampler="bohb")
+    with pytest.raises(SearchError, match="valid metrics: .*latency_pixel3"):
+        run_search(SearchConfig(objectives=("acc", "latency_pixel9"), progress=False))
+    with pytest.raises(SearchError, match="valid spaces: nb201"):
+        run_search(SearchConfig(space="nb999", progress=False))
+    with pytest.raises(SearchError, match="not a URL"):
+        run_search(SearchConfig(sampler="random", storage="study.db", progress=False))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--space", "nb999"], "valid spaces"),
+        (["--objectives", "acc,bogus"], "valid metrics"),
+        (["--constraint", "latency_pixel3=<3"], "malformed constraint"),
+        (["--reference", "acc=85"], "missing: latency_pixel3"),
+    ],
+)
+def test_cli_errors_name_valid_choices(capsys, tmp_path, argv, message):
+    code = main(["search", "--budget", "3", "--out", str(tmp_path), "-q", *argv])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_rejects_unknown_sampler(capsys):
+    with pytest.raises(SystemExit):
+        main(["search", "--sampler", "bohb"])
+    assert "rlm,nsga2,tpe,random,gp" in capsys.readouterr().err
+
+
+def test_cli_search_prints_front_and_hypervolume(capsys, tmp_path):
+    code = main(
+        ["search", "--sampler", "random", "--budget", "10", "--reference", "85,40", "--out", str(tmp_path), "-q"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Pareto front" in out and "ratio" in out and (tmp_path / "front.png").is_file()
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys, time
+    from nasrlm.search import SearchConfig, run_search
+    from search_spaces import get_space
+
+    storage, log, budget, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    space = get_space("nb201")
+
+    def evaluate(arch):  # a slow evaluation, logged so the test can count queries
+        time.sleep(0.15)
+        with open(log, "a") as handle:
+            handle.write(str(arch) + "\\n")
+        return {"acc": space.query(arch, "acc"), "latency_pixel3": space.query(arch, "latency_pixel3")}
+
+    run_search(SearchConfig(sampler="random", budget=budget, seed=seed, storage=storage, study_name="shared",
+                            reference=(85.0, 40.0), progress=False), evaluate=evaluate)
+    """
+)
+
+
+def _complete(db: Path) -> int:
+    if not db.is_file():
+        return 0
+    with sqlite3.connect(db) as connection:
+        try:
+            return connection.execute("select count(*) from trials where state = 'COMPLETE'").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+def _worker(tmp_path: Path, log: Path, budget: int, seed: int) -> subprocess.Popen:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, str(script), storage, str(log), str(budget), str(seed)], env=env)
+
+
+def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path):
+    log = tmp_path / "queries.log"
+    worker = _worker(tmp_path, log, budget=30, seed=0)
+    deadline = time.time() + 120
+    while _complete(tmp_path / "study.db") < 5 and time.time() < deadline:
+        time.sleep(0.1)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    finished_before = _complete(tmp_path / "study.db")
+    assert 5 <= finished_before < 30
+    resumed = _worker(tmp_path, log, budget=30, seed=0)
+    assert resumed.wait(timeout=180) == 0
+    assert _complete(tmp_path / "study.db") == 30
+    queries = log.read_text().splitlines()
+    # Each query was stored, except at most the one in flight when the worker was killed.
+    assert 30 <= len(queries) <= 31
+
+
+def test_two_workers_share_one_study(tmp_path):
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    workers = [_worker(tmp_path, log, budget=24, seed=seed) for seed, log in enumerate(logs)]
+    for worker in workers:
+        assert worker.wait(timeout=180) == 0
+    counts = [len(log.read_text().splitlines()) for log in logs]
+    assert all(count > 0 for count in counts)  # both did work
+    assert 24 <= _complete(tmp_path / "study.db") <= 25 and sum(counts) == _complete(tmp_path / "study.db")
