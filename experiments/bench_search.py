@@ -104,7 +104,7 @@ def main() -> None:
             ratios = np.array([r[f"ratio_{budget}"] for r in rows])
             cells.append(f"{ratios.mean():.3f}+-{ratios.std():.3f}".rjust(14))
         per_trial = np.mean([r["seconds_per_trial"] for r in rows])
-        print(f"{sampler:<8} {len(rows):>5} " + " ".join(cells) + f" {per_trial:>8.2f}")
+        print(f"{sampler:<8} {len(rows):>5} " + " ".join(cells) + f" {per_trial:>8.3f}")
 
 
 if __name__ == "__main__":
