@@ -73,7 +73,7 @@ def evaluate(params: dict, steps: int = 150) -> tuple[float, float]:
     torch.manual_seed(0)
     model = build(params)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for step in range(steps):
+    for _ in range(steps):
         rows = torch.randint(0, len(TRAIN[1]), (64,))
         loss = nn.functional.cross_entropy(model(TRAIN[0][rows]), TRAIN[1][rows])
         optimizer.zero_grad()

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from nasrlm.cache import atomic_write_text
+from nasrlm.latency import ort_latency_ms
 from nasrlm.rlm_model import DecoderConfig, EncoderConfig
 
 # The shipped model's size: inputs cut to their last 128 tokens (the cell function, at the end of
@@ -40,32 +41,6 @@ def _graph_counts(ops: tuple[str, ...]) -> tuple[int, int]:
 
     nodes = build_onnx(ops).graph.node
     return len(nodes), sum(node.op_type == "Conv" for node in nodes)
-
-
-def _ort_latency_ms(ops: tuple[str, ...], runs: int = 10) -> float:
-    import onnxruntime as ort
-    from onnx import numpy_helper
-
-    from search_spaces.nb201.onnx_builder import build_onnx
-
-    model = build_onnx(ops)
-    rng = np.random.default_rng(0)
-    for tensor in model.graph.initializer:  # the builder gives shapes only: fill in random weights
-        tensor.CopyFrom(
-            numpy_helper.from_array(rng.standard_normal(tuple(tensor.dims)).astype(np.float32) * 0.1, tensor.name)
-        )
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    feed = {model.graph.input[0].name: rng.standard_normal((1, 3, 32, 32)).astype(np.float32)}
-    for _ in range(3):
-        session.run(None, feed)
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        session.run(None, feed)
-        times.append(time.perf_counter() - started)
-    return 1000 * float(np.median(times))
 
 
 def free_labels(work: Path, latency_archs: int, seed: int = 0) -> dict[str, list[float | None]]:
@@ -94,7 +69,7 @@ def free_labels(work: Path, latency_archs: int, seed: int = 0) -> dict[str, list
     # saved every 100 archs so an interruption loses little.
     for start in tqdm(range(0, len(todo), 100), desc="onnxruntime latency (x100 archs)"):
         for i in todo[start : start + 100]:
-            latency[i] = _ort_latency_ms(cells[i])
+            latency[i] = ort_latency_ms(cells[i])
         labels["ort_latency_ms"] = latency
         atomic_write_text(path, json.dumps(labels))
     labels["ort_latency_ms"] = latency

@@ -271,7 +271,9 @@ class Surrogate:
             if state_cache is None:
                 states = encode_states(self.model, ids[i : i + batch_size, :width], chunk_mask[:, :width])
             else:
-                states = self._cached_states(texts[i : i + batch_size], ids[i : i + batch_size], chunk_mask, state_cache)
+                states = self._cached_states(
+                    texts[i : i + batch_size], ids[i : i + batch_size], chunk_mask, state_cache
+                )
             tokens = self.model.sample_tokens(
                 states, chunk_mask[:, :width], decode_names, num_samples, temperature=temperature, generator=generator
             )

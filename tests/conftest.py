@@ -10,6 +10,8 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Triton kernels run under the interpreter in tests; set before anything imports triton.
+os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import torch
 

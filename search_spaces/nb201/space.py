@@ -198,8 +198,19 @@ class Nb201Space:
         try:
             return self.metrics[name]
         except KeyError:
+            table = self._device_table(name)
+            if table is not None:
+                return Metric(name, "minimize", "ms", table.description)
             self.benchmark.values(name)  # raises the benchmark's error (lists devices for latency_*)
             raise UnknownMetricError(name, self.name, list(self.metrics)) from None
+
+    def _device_table(self, metric: str) -> Any:
+        """A user-measured device table serving ``metric`` (see :mod:`nasrlm.device_metrics`), or None."""
+        if metric in _COMPUTED_METRICS or metric in self.benchmark.metrics:
+            return None  # the shipped metrics always win: a table cannot shadow them
+        from nasrlm.device_metrics import find_table
+
+        return find_table(self.name, metric)
 
     def values(self, metric: str) -> np.ndarray:
         """All 15,625 values of ``metric`` (read-only), entry ``i`` = official index ``i``."""
@@ -220,6 +231,9 @@ class Nb201Space:
                 array.setflags(write=False)
                 self._computed[metric] = array
             return self._computed[metric]
+        table = self._device_table(metric)
+        if table is not None:  # complete tables only: else it raises, naming unmeasured archs
+            return table.values_for(range(NUM_ARCHS))
         return self.benchmark.values(metric)
 
     def query(self, arch: ArchLike, metric: str) -> float:
@@ -227,10 +241,16 @@ class Nb201Space:
         if metric in _COMPUTED_METRICS:
             count = count_params if metric == "params" else count_flops
             return count(arch.ops) / 1e6
+        table = self._device_table(metric)
+        if table is not None:
+            return table.value(arch.index)
         return self.benchmark.value(arch.index, metric)
 
     def query_many(self, archs: Sequence[ArchLike], metric: str) -> np.ndarray:
         indices = np.array([self.arch(a).index for a in archs], dtype=np.int64)
+        table = self._device_table(metric)
+        if table is not None:
+            return table.values_for(indices.tolist())
         return self.values(metric)[indices]
 
 

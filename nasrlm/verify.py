@@ -1,0 +1,418 @@
+"""``nasrlm verify``: measure candidates' latency, compare it with the surrogate's, store it as a device.
+
+>>> nasrlm verify --space nb201 --archs finalists.txt --device-name laptop --out verify_laptop
+
+Each candidate is measured as latency benchmarks do (see :mod:`nasrlm.latency`); the medians are
+stored as the device metric ``latency_<NAME>`` (see :mod:`nasrlm.device_metrics`), and ``--out``
+gets the measured and predicted latency per candidate (``latency.csv``), their Spearman rank
+correlation and the share of predictions within 10 % (``summary.json``), a scatter plot
+(``scatter.png``), and ``fit_data.csv``, from which ``nasrlm fit --init ... --targets latency_<NAME>``
+teaches a surrogate the new device (:func:`fit_device` does the same in Python).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cli import CliError
+
+__all__ = [
+    "VerifyReport",
+    "archs_from_file",
+    "archs_from_study",
+    "decode_objectives",
+    "few_shot_config",
+    "fit_device",
+    "hardware_name",
+    "register",
+    "verify",
+]
+
+FALLBACK_OBJECTIVE = "ort_latency_ms"  # what the shipped default predicts: onnxruntime, 1 thread, CPU
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    metric: str
+    objective: str | None
+    measured_ms: np.ndarray
+    iqr_ms: np.ndarray
+    predicted_ms: np.ndarray | None
+    spearman: float
+    kendall: float
+    within_10pct: float
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "objective": self.objective,
+            "archs": len(self.measured_ms),
+            "spearman": self.spearman,
+            "kendall": self.kendall,
+            "within_10pct": self.within_10pct,
+            "median_measured_ms": float(np.median(self.measured_ms)),
+            "median_relative_iqr": float(np.median(self.iqr_ms / self.measured_ms)),
+        }
+
+
+# --- candidates ----------------------------------------------------------------------------------
+def _arch(space: Any, value: Any, where: str) -> Any:
+    try:
+        if isinstance(value, (int, np.integer)) or (isinstance(value, str) and value.strip().isdigit()):
+            return space.arch(int(value))
+        if isinstance(value, str):
+            return space.parse(value.strip())
+    except (ValueError, IndexError, TypeError) as exc:
+        raise CliError(f"{where}: {exc}") from None
+    raise CliError(f"{where}: expected an arch string or index, got {value!r}")
+
+
+def archs_from_file(space: Any, path: str | Path) -> list[Any]:
+    """Architectures listed in a text file (one string or index a line), a CSV with an ``arch`` (or
+    ``index``) column, or a JSON list (of strings, indices or objects with an ``arch`` key)."""
+    file = Path(path)
+    if not file.is_file():
+        raise CliError(f"arch file not found: {path}")
+    values: list[tuple[str, Any]] = []
+    if file.suffix == ".csv":
+        import pandas as pd
+
+        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+        column = next((c for c in ("arch", "arch_str", "index") if c in frame.columns), None)
+        if column is None:
+            raise CliError(f"{path} has no 'arch' or 'index' column; columns: {', '.join(map(str, frame.columns))}")
+        values = [(f"{path} row {k + 1}", v) for k, v in enumerate(frame[column])]
+    elif file.suffix in (".json", ".jsonl"):
+        try:
+            text = file.read_text()
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+            items = items if file.suffix == ".jsonl" else json.loads(text)
+        except ValueError as exc:
+            raise CliError(f"cannot read {path} as JSON: {exc}") from None
+        if isinstance(items, dict) and "arch" in items:
+            items = items["arch"]
+        if not isinstance(items, list):
+            raise CliError(f"{path}: expected a JSON list of archs (or {{'arch': [...]}}), got {type(items).__name__}")
+        for k, item in enumerate(items):
+            value = item.get("arch", item.get("index")) if isinstance(item, dict) else item
+            values.append((f"{path} item {k + 1}", value))
+    else:
+        for k, line in enumerate(file.read_text().splitlines(), start=1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                values.append((f"{path} line {k}", line))
+    archs = list(dict.fromkeys(_arch(space, value, where) for where, value in values))  # once each, in order
+    if not archs:
+        raise CliError(f"{path} lists no architectures")
+    return archs
+
+
+def archs_from_study(space: Any, study_name: str, storage: str) -> list[Any]:
+    """Architectures of an Optuna study's trials: ``trial.user_attrs["arch"]``, else the trial's params."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        names = optuna.get_all_study_names(storage)
+        raise CliError(f"no study {study_name!r} in {storage}; studies there: {', '.join(names) or '(none)'}") from None
+    except Exception as exc:  # a bad URL or an unreachable database: the storage's own message says which
+        raise CliError(f"cannot open Optuna storage {storage!r}: {exc}") from None
+    archs = []
+    for trial in study.trials:
+        where = f"study {study_name!r} trial {trial.number}"
+        if "arch" in trial.user_attrs:
+            archs.append(_arch(space, trial.user_attrs["arch"], where))
+        elif trial.params:
+            try:
+                archs.append(space.from_params(trial.params))
+            except (ValueError, KeyError) as exc:
+                raise CliError(f"{where}: {exc}") from None
+    archs = list(dict.fromkeys(archs))
+    if not archs:
+        raise CliError(f"study {study_name!r} has no trial with an arch (user_attrs['arch'] or params)")
+    return archs
+
+
+# --- measuring and comparing ---------------------------------------------------------------------
+def hardware_name(device: str) -> str:
+    """The CPU model (from /proc/cpuinfo where there is one) or the CUDA device's name."""
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.get_device_name()
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+    return model or platform.processor() or platform.machine()
+
+
+def _rank_scores(measured: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
+    from scipy.stats import kendalltau, spearmanr
+
+    within = float(np.mean(np.abs(predicted - measured) <= 0.1 * measured))
+    if len(measured) < 3:
+        return float("nan"), float("nan"), within
+    return float(spearmanr(measured, predicted)[0]), float(kendalltau(measured, predicted)[0]), within
+
+
+def _objective(surrogate: Any, metric: str, requested: str | None) -> str:
+    choices = surrogate.objectives
+    if requested is not None:
+        if requested not in choices:
+            raise CliError(f"the surrogate has no objective {requested!r}; its objectives: {', '.join(choices)}")
+        return requested
+    for name in (metric, FALLBACK_OBJECTIVE):
+        if name in choices:
+            return name
+    raise CliError(
+        f"the surrogate predicts neither {metric} nor {FALLBACK_OBJECTIVE}; choose --objective from: "
+        + ", ".join(choices)
+    )
+
+
+def decode_objectives(surrogate: Any, objective: str) -> list[str]:
+    """The objectives to decode for a prediction of ``objective``, in the model's order.
+
+    The RLM decodes objectives one after another, each conditioned on those before it, and learns
+    the sequences it is trained on. Asking for one objective alone gives a sequence it may never
+    have seen (the shipped default, always trained with ``flops`` first, then answers with FLOP-like
+    numbers). So decode what its last fit trained together, when that includes ``objective``.
+    """
+    trained = list(surrogate.meta.get("objectives_trained") or surrogate.objectives)
+    names = trained if objective in trained else list(surrogate.objectives)
+    return [name for name in surrogate.objectives if name in names]
+
+
+def verify(
+    space: Any,
+    archs: Sequence[Any],
+    config: Any,
+    metric: str,
+    *,
+    surrogate: Any = None,
+    objective: str | None = None,
+    samples: int = 32,
+    table: str | Path | None = None,
+    store: bool = True,
+    progress: bool = False,
+) -> VerifyReport:
+    """Measure ``archs`` with ``config`` (:class:`~nasrlm.latency.LatencyConfig`), store them as ``metric``
+    and compare with the surrogate's prediction (of ``objective``, by default ``metric`` if it has it,
+    else ``ort_latency_ms``)."""
+    from . import device_metrics
+    from .latency import measure
+
+    results = measure(space, archs, config, progress=progress)
+    measured = np.array([r.median_ms for r in results])
+    iqr = np.array([r.iqr_ms for r in results])
+    if store:
+        how = {k: v for k, v in asdict(config).items() if k != "seed"} | {"hardware": hardware_name(config.device)}
+        rows = {a.index: (str(a), r.median_ms, r.iqr_ms, len(r.times_ms)) for a, r in zip(archs, results, strict=True)}
+        device_metrics.record(space.name, metric, rows, {"measurement": how, "tool": "nasrlm verify"}, table)
+    predicted, chosen = None, None
+    if surrogate is not None:
+        chosen = _objective(surrogate, metric, objective)
+        decoded = decode_objectives(surrogate, chosen)
+        prediction = surrogate.predict(list(archs), objectives=decoded, num_samples=samples, progress=progress)
+        predicted = prediction.point[chosen]
+        spearman, kendall, within = _rank_scores(measured, predicted)
+    else:
+        spearman = kendall = within = float("nan")
+    return VerifyReport(metric, chosen, measured, iqr, predicted, spearman, kendall, within)
+
+
+def few_shot_config(n: int) -> Any:
+    """Training settings for ``n`` shots: about 150 steps of 4, nothing held out (too few to spare)."""
+    from .training import TrainConfig
+
+    steps_per_epoch = -(-n // 4)
+    return TrainConfig(
+        epochs=max(10, -(-150 // steps_per_epoch)),
+        batch_size=4,
+        lr=1e-3,
+        weight_decay=0.0,  # the pretrained weights are the prior to stay near, not zero
+        val_fraction=0.0,
+        freeze_encoder=True,
+        progress=False,
+    )
+
+
+def fit_device(surrogate: Any, metric: str, archs: Sequence[Any] | None = None, config: Any = None) -> Any:
+    """Teach ``surrogate`` the device metric ``metric`` from its measured table (all of it, or ``archs``).
+
+    The new objective's embedding starts at the mean of the others (``RegressionLM.add_objective``)
+    and the decoder, shared with every device the model knows, is fine-tuned on the measurements;
+    the encoder stays frozen (:func:`few_shot_config`). Returns the :class:`~nasrlm.training.TrainResult`.
+
+    Training only the new embedding was tried and rejected: on NB201 it left the predictions where
+    the untrained embedding puts them (Spearman 0.927 before, 0.922 after 10-50 shots, and ~90x off
+    in scale), so it learns nothing from the shots.
+    """
+    space = surrogate.space
+    if space is None:
+        raise ValueError("the surrogate has no search space: load it with space='nb201' (say)")
+    if archs is None:
+        from .device_metrics import find_table
+
+        table = find_table(space.name, metric)
+        if table is None:
+            raise ValueError(f"no measured table for {metric} of space {space.name!r}; run nasrlm verify first")
+        archs = [space.arch(int(i)) for i in sorted(table.latency_ms)]
+    values = space.query_many(archs, metric)
+    return surrogate.fit(list(archs), {metric: values}, config or few_shot_config(len(archs)))
+
+
+# --- outputs -------------------------------------------------------------------------------------
+def _scatter(path: Path, report: VerifyReport, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    x = report.measured_ms
+    y = report.predicted_ms if report.predicted_ms is not None else x
+    low, high = min(x.min(), y.min()) * 0.8, max(x.max(), y.max()) * 1.25
+    line = np.geomspace(low, high, 50)
+    ax.fill_between(line, line * 0.9, line * 1.1, color="tab:green", alpha=0.15, label="within ±10 %")
+    ax.plot(line, line, color="tab:green", lw=1)
+    ax.scatter(x, y, s=12, alpha=0.7)
+    ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high), title=title)
+    ax.set_xlabel(f"measured {report.metric} (ms)")
+    ax.set_ylabel(f"predicted {report.objective or '(no surrogate)'} (ms)")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_outputs(out: Path, space: Any, archs: Sequence[Any], report: VerifyReport, info: dict[str, Any]) -> None:
+    import pandas as pd
+
+    from .cache import atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(
+        {
+            "index": [a.index for a in archs],
+            "arch": [str(a) for a in archs],
+            "measured_ms": report.measured_ms,
+            "iqr_ms": report.iqr_ms,
+        }
+    )
+    if report.predicted_ms is not None:
+        frame["predicted_ms"] = report.predicted_ms
+    atomic_write_text(out / "latency.csv", frame.to_csv(index=False))
+    # What `nasrlm fit` reads: the network's ONNX text and the new device's latency.
+    fit = pd.DataFrame({"text": space.onnx_texts(archs), report.metric: report.measured_ms})
+    atomic_write_text(out / "fit_data.csv", fit.to_csv(index=False))
+    atomic_write_text(out / "summary.json", json.dumps(report.summary() | info, indent=2, default=str) + "\n")
+    title = f"{report.metric}: Spearman {report.spearman:.3f}, {100 * report.within_10pct:.0f}% within ±10%"
+    _scatter(out / "scatter.png", report, title)
+
+
+def cmd_verify(args: argparse.Namespace) -> None:
+    from . import device_metrics
+    from .cli import _space
+    from .latency import LatencyConfig, LatencyError
+
+    space = _space(args.space)
+    try:
+        metric = device_metrics.device_metric_name(args.device_name or _default_name(args))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if metric in space.metrics:
+        raise CliError(f"{metric} is a benchmark metric of {args.space}; choose another --device-name")
+    device = args.device or _default_device(args.backend)
+    try:
+        config = LatencyConfig(args.backend, device, args.threads, args.warmup, args.repeats, args.batch_size)
+    except LatencyError as exc:
+        raise CliError(str(exc)) from None
+    if args.archs:
+        archs = archs_from_file(space, args.archs)
+    elif args.study and args.storage:
+        archs = archs_from_study(space, args.study, args.storage)
+    else:
+        raise CliError("--study needs --storage (an Optuna storage URL, e.g. sqlite:///search.db)")
+    surrogate = None
+    if not args.no_predict:
+        from .surrogate import Surrogate, SurrogateLoadError
+
+        try:
+            surrogate = Surrogate.load(args.surrogate) if args.surrogate else Surrogate.pretrained()
+        except SurrogateLoadError as exc:
+            raise CliError(str(exc)) from None
+        surrogate.space_name = surrogate.space_name or space.name
+    options = {"objective": args.objective, "samples": args.samples, "table": args.table, "store": not args.no_store}
+    try:
+        report = verify(space, archs, config, metric, surrogate=surrogate, progress=True, **options)
+    except (LatencyError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    out = Path(args.out or f"verify_{metric.removeprefix('latency_')}")
+    info = {"space": space.name, "measurement": asdict(config), "hardware": hardware_name(device)}
+    info["surrogate"] = args.surrogate or "shipped default"
+    if not args.no_store:
+        info["table"] = str(args.table or device_metrics.table_path(space.name, metric))
+    write_outputs(out, space, archs, report, info)
+    print(
+        f"measured {len(archs)} archs ({args.backend}, {device}, {config.threads} thread(s), median of "
+        f"{config.repeats} after {config.warmup} warm-up): median {np.median(report.measured_ms):.3f} ms"
+    )
+    if report.predicted_ms is not None:
+        print(
+            f"vs predicted {report.objective}: Spearman {report.spearman:.3f}, Kendall {report.kendall:.3f}, "
+            f"{100 * report.within_10pct:.1f}% within ±10%"
+        )
+    if "table" in info:
+        print(f"stored as {metric} in {info['table']}")
+    print(
+        f"wrote latency.csv, summary.json, scatter.png, fit_data.csv to {out}; teach a surrogate this device with: "
+        f"nasrlm fit --data {out / 'fit_data.csv'} --targets {metric} --init MODEL --freeze-encoder --out NEW_MODEL"
+    )
+
+
+def _default_device(backend: str) -> str:
+    import torch
+
+    return {"onnxruntime": "cpu", "triton": "cuda"}.get(backend) or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _default_name(args: argparse.Namespace) -> str:
+    return f"local_{args.backend}_{args.device or _default_device(args.backend)}"
+
+
+def register(commands: Any) -> None:
+    from .latency import BACKENDS, DEVICES
+
+    p = commands.add_parser("verify", help="measure candidates' latency; compare with the surrogate; store the device")
+    p.add_argument("--space", default="nb201")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--archs", help="text file (one arch string or index a line), CSV or JSON with an arch column")
+    source.add_argument("--study", help="name of an Optuna study whose trials hold archs (with --storage)")
+    p.add_argument("--storage", help="Optuna storage URL of --study, e.g. sqlite:///search.db")
+    p.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
+    p.add_argument(
+        "--device", choices=DEVICES, help="default: cpu for onnxruntime, cuda for triton, torch: cuda if any"
+    )
+    p.add_argument("--device-name", help="stored as metric latency_NAME (default: local_BACKEND_DEVICE)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads of the runtime (default 1)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
+    p.add_argument("--repeats", type=int, default=30, help="timed rounds; the median is reported (default 30)")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--surrogate", help="saved surrogate to compare with (default: the shipped pretrained one)")
+    p.add_argument("--objective", help="surrogate objective to compare (default: latency_NAME, else ort_latency_ms)")
+    p.add_argument("--samples", type=int, default=32, help="surrogate samples per arch")
+    p.add_argument("--no-predict", action="store_true", help="measure only; no surrogate")
+    p.add_argument("--table", help="device table CSV to store into (default: the nasrlm cache folder)")
+    p.add_argument("--no-store", action="store_true", help="do not store the measurements as a device metric")
+    p.add_argument("--out", help="folder for latency.csv, summary.json, scatter.png (default: verify_NAME)")
+    p.set_defaults(run=cmd_verify)

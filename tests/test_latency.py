@@ -1,0 +1,86 @@
+"""Latency measurement: plausible, positive, ordered by network size, repeatable within a tolerance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nasrlm.latency import LatencyConfig, LatencyError, Measurement, measure, measure_one, ort_latency_ms
+from search_spaces import get_space
+from search_spaces.nb201 import Nb201Arch
+
+ALL_CONV3 = ("nor_conv_3x3",) * 6
+ALL_NONE = ("none",) * 6
+FAST = LatencyConfig(warmup=3, repeats=15)
+
+
+@pytest.fixture(scope="module")
+def space():
+    return get_space("nb201")
+
+
+def test_measurement_statistics():
+    m = Measurement((1.0, 2.0, 3.0, 4.0, 100.0))
+    assert m.median_ms == 3.0 and m.min_ms == 1.0
+    assert m.iqr_ms == pytest.approx(4.0 - 2.0)  # the outlier moves neither the median nor the IQR
+
+
+def test_onnxruntime_latency_is_plausible_and_ordered(space):
+    small, large = measure(space, [Nb201Arch(ALL_NONE), Nb201Arch(ALL_CONV3)], FAST)
+    for m in (small, large):
+        assert len(m.times_ms) == FAST.repeats
+        assert all(t > 0 for t in m.times_ms)
+        assert 0.01 < m.median_ms < 1000  # batch-1 NB201 on one CPU thread: well under a second
+    # Fifteen 3x3 convs of 16-64 channels per stage against none: several times the work.
+    assert large.median_ms > 1.5 * small.median_ms
+
+
+def test_repeated_measurements_agree(space):
+    arch = Nb201Arch(("nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3", "skip_connect", "nor_conv_3x3", "none"))
+    config = LatencyConfig(warmup=5, repeats=40)
+    medians = [measure_one(space, arch, config).median_ms for _ in range(3)]
+    # A shared CI machine disturbs single rounds; medians of 40 rounds should still agree within 40 %.
+    assert max(medians) / min(medians) < 1.4, medians
+
+
+def test_torch_backend_on_cpu(space):
+    m = measure_one(space, 6111, LatencyConfig(backend="torch", warmup=2, repeats=5))
+    assert 0.01 < m.median_ms < 2000
+
+
+def test_results_are_reported_as_they_come(space):
+    seen = []
+    measure(space, [0, 1], LatencyConfig(warmup=1, repeats=3), on_result=lambda i, m: seen.append((i, m.median_ms)))
+    assert [i for i, _ in seen] == [0, 1] and all(v > 0 for _, v in seen)
+
+
+def test_pretraining_label_function(space):
+    # The measurement that made the shipped default's ort_latency_ms labels: batch 1, 1 thread, median of 10.
+    value = ort_latency_ms(space.arch(6111).ops)
+    assert isinstance(value, float) and 0.01 < value < 1000
+
+
+def test_same_seed_same_network(space):
+    from nasrlm.latency import _onnx_model, onnx_with_weights
+
+    def weights(seed: int) -> np.ndarray:
+        model = onnx_with_weights(_onnx_model(space, 6111, 1), np.random.default_rng(seed))
+        return np.frombuffer(model.graph.initializer[0].raw_data, dtype=np.float32)
+
+    assert np.array_equal(weights(0), weights(0)) and not np.array_equal(weights(0), weights(1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"backend": "tvm"}, "valid backends: onnxruntime, torch, triton"),
+        ({"device": "tpu"}, "valid devices: cpu, cuda"),
+        ({"backend": "triton"}, "CUDA GPU"),
+        ({"device": "cuda"}, "onnxruntime backend measures on the CPU"),
+        ({"repeats": 0}, "repeats must be at least 1"),
+        ({"warmup": -1}, "warmup must be at least 0"),
+    ],
+)
+def test_bad_settings_are_refused(kwargs, message):
+    with pytest.raises(LatencyError, match=message):
+        LatencyConfig(**kwargs)
