@@ -40,6 +40,11 @@ def cmd_search(args: argparse.Namespace) -> None:
     from .cli import CliError
     from .search import SearchConfig, SearchError, run_search
 
+    import torch
+
+    if args.threads < 1:
+        raise CliError(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)  # the RLM is small: one thread beats two fighting for a shared core
     objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
     try:
         config = SearchConfig(
@@ -108,5 +113,6 @@ def register(commands: Any) -> None:
         help="hypervolume reference, e.g. 'acc=85,latency_pixel3=40' (default: each objective's worst decile)",
     )
     p.add_argument("--out", default="nasrlm-search", help="results folder (default: ./nasrlm-search)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads for the surrogate (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_search)
