@@ -131,7 +131,8 @@ def _plot(frame: Any, space: Any, objectives: Sequence[str], reference: Sequence
         ax.step(xs[order], ys[order], where="post", color="black", ls="--", lw=1, label="true front (whole space)")
     ax.scatter(frame[x_name], frame[y_name], s=10, color="0.65", label=f"queried ({len(frame)})")
     front = frame[frame["on_front"]].sort_values(x_name)
-    ax.step(front[x_name], front[y_name], where="post", color="tab:red", lw=1.5)
+    # The found front as a staircase that runs on to the reference (the region it dominates).
+    ax.step([*front[x_name], reference[1]], [*front[y_name], *front[y_name].tail(1)], where="post", color="tab:red")
     ax.scatter(front[x_name], front[y_name], s=24, color="tab:red", zorder=3, label=f"found front ({len(front)})")
     ax.axvline(reference[1], color="tab:blue", lw=0.8, ls=":")
     ax.axhline(reference[0], color="tab:blue", lw=0.8, ls=":", label="reference point")
@@ -139,7 +140,7 @@ def _plot(frame: Any, space: Any, objectives: Sequence[str], reference: Sequence
     ax.set_xlabel(f"{x_name} ({units[x_name]})")
     ax.set_ylabel(f"{y_name} ({units[y_name]})")
     # Zoom on the region the hypervolume counts: points beyond the reference add nothing to it.
-    top = max(float(frame[y_name].max()), reference[0])
+    top = max(float(frame[y_name].max()), reference[0], float(ys.max()) if known is not None else -math.inf)
     span = max(top - reference[0], 1e-9)
     if space.metrics[y_name].direction == "maximize":
         ax.set_ylim(reference[0] - 0.25 * span, top + 0.05 * span)
