@@ -207,7 +207,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 # Modules that each define ``register(commands)``; they import their heavy dependencies lazily.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("nasrlm.search_cli", "nasrlm.report", "nasrlm.verify")
 
 
 def build_parser() -> argparse.ArgumentParser:

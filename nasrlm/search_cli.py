@@ -37,10 +37,10 @@ def _reference(text: str | None, objectives: tuple[str, ...]) -> tuple[float, ..
 
 
 def cmd_search(args: argparse.Namespace) -> None:
+    import torch
+
     from .cli import CliError
     from .search import SearchConfig, SearchError, run_search
-
-    import torch
 
     if args.threads < 1:
         raise CliError(f"--threads must be at least 1, got {args.threads}")

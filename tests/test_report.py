@@ -1,0 +1,237 @@
+"""`nasrlm report`: shared splits, scores equal to scipy's, rendered documents, resuming, CLI errors.
+
+One tiny report (module fixture: 4 predictors including the RLM, 2 sizes, 2 seeds, 120 test archs,
+short schedules) backs most tests; resuming and the CLI use even cheaper predictors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from scipy.stats import kendalltau, spearmanr
+
+from baselines import random_split
+from nasrlm.cli import main
+from nasrlm.report import ReportConfig, RlmSettings, load_predictions, load_rows, run_report
+from nasrlm.report_render import render_report
+from search_spaces import get_space
+
+OBJECTIVES = ("acc", "latency_pixel3")
+CONFIG = ReportConfig(
+    objectives=OBJECTIVES,
+    predictors=("flops", "mlp", "gin", "rlm"),
+    train_sizes=(30, 60),
+    seeds=2,
+    test_size=120,
+    baseline_epochs=15,
+    rlm=RlmSettings(epochs=2, samples=8),
+)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    rows = run_report(CONFIG, out, progress=False)
+    render_report(out, rows, OBJECTIVES, {"space": "nb201"})
+    return out, rows
+
+
+def test_every_run_is_recorded_once(report):
+    out, rows = report
+    keys = [(r["predictor"], r["size"], r["seed"]) for r in rows]
+    assert sorted(keys) == sorted((p, n, s) for p in CONFIG.predictors for n in (30, 60) for s in (0, 1))
+    assert len(load_rows(out)) == len(rows)
+
+
+def test_predictors_share_splits_and_test_on_held_out_archs(report):
+    out, rows = report
+    for size in CONFIG.train_sizes:
+        for seed in range(CONFIG.seeds):
+            train, rest = random_split(get_space("nb201").size, size, seed)
+            tests = [load_predictions(out, r)["test_idx"] for r in rows if (r["size"], r["seed"]) == (size, seed)]
+            assert len(tests) == len(CONFIG.predictors)
+            for test_idx in tests:
+                np.testing.assert_array_equal(test_idx, tests[0])
+            assert len(tests[0]) == CONFIG.test_size and set(tests[0]) <= set(rest)
+            assert not set(tests[0]) & set(train)
+    # Another seed, another split.
+    first = [load_predictions(out, r)["test_idx"] for r in rows if r["predictor"] == "flops" and r["size"] == 30]
+    assert not np.array_equal(first[0], first[1])
+
+
+def test_scores_equal_scipy_on_the_saved_predictions(report):
+    out, rows = report
+    space = get_space("nb201")
+    for row in rows:
+        data = load_predictions(out, row)
+        for objective in OBJECTIVES:
+            truth = space.values(objective)[data["test_idx"]]
+            np.testing.assert_array_equal(data[f"true_{objective}"], truth)
+            predicted = data[f"pred_{objective}"]
+            scores = row["scores"][objective]
+            assert scores["kendall"] == pytest.approx(kendalltau(truth, predicted)[0], abs=1e-12)
+            assert scores["spearman"] == pytest.approx(spearmanr(truth, predicted)[0], abs=1e-12)
+            if objective.startswith("latency_"):
+                share = np.sum(np.abs(predicted / truth - 1) <= 0.1) / len(truth)
+                assert scores["within10"] == pytest.approx(share, abs=1e-12)
+            if row["predictor"] == "rlm":
+                for level in (50, 90):
+                    low, high = data[f"low{level}_{objective}"], data[f"high{level}_{objective}"]
+                    inside = np.count_nonzero((truth >= low) & (truth <= high)) / len(truth)
+                    assert scores[f"cover{level}"] == pytest.approx(inside, abs=1e-12)
+                assert np.all(data[f"low90_{objective}"] <= data[f"low50_{objective}"])
+                assert np.all(data[f"low50_{objective}"] <= predicted)
+                assert np.all(predicted <= data[f"high50_{objective}"])
+            else:
+                assert "cover50" not in scores
+
+
+def test_predictions_come_from_the_predictors(report):
+    out, rows = report
+    space = get_space("nb201")
+    for row in rows:
+        data = load_predictions(out, row)
+        if row["predictor"] == "flops":  # the proxy predicts the arch's FLOPs for every objective
+            np.testing.assert_array_equal(data["pred_acc"], space.values("flops")[data["test_idx"]])
+        else:  # trained models: real, varied predictions in the targets' range
+            assert np.isfinite(data["pred_acc"]).all() and np.ptp(data["pred_acc"]) > 0
+            assert 0 < np.median(data["pred_latency_pixel3"]) < 10 * space.values("latency_pixel3").max()
+        assert row["fit_s"] >= 0 and row["predict_s"] > 0 and row["n_test"] == CONFIG.test_size
+
+
+def test_rendered_tables_show_the_scipy_numbers(report):
+    out, rows = report
+    markdown = (out / "report.md").read_text()
+    for name in CONFIG.predictors:
+        for size in CONFIG.train_sizes:
+            group = [r for r in rows if (r["predictor"], r["size"]) == (name, size)]
+            cells = []
+            for objective in OBJECTIVES:
+                for function in (kendalltau, spearmanr):
+                    values = []
+                    for row in group:
+                        data = load_predictions(out, row)
+                        values.append(function(data[f"true_{objective}"], data[f"pred_{objective}"])[0])
+                    cells.append(f"{np.mean(values):.3f} ± {np.std(values):.3f}")
+            assert f"| {name} | {size} | 2 | " + " | ".join(cells) + " |" in markdown
+    for section in ("Latency within ±10 %", "Calibration of the RLM's uncertainty", "Time"):
+        assert f"## {section}" in markdown
+    assert re.search(r"\| rlm \| 60 \| \d+\.\d ± \d+\.\d % \|", markdown)  # 50 % coverage row
+
+
+def test_report_files_are_self_contained(report):
+    out, _ = report
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["scatter_acc.png", "scatter_latency_pixel3.png", "tau_vs_size.png"]
+    for name in pngs:
+        assert (out / name).read_bytes().startswith(b"\x89PNG")
+        assert f"]({name})" in (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(pngs)
+    assert not re.search(r'src="(?!data:)', page)  # no link to any other file
+    assert "<table>" in page and "Kendall" in page
+
+
+def test_rerun_skips_finished_runs(report):
+    out, rows = report
+    before = (out / "results.jsonl").read_bytes()
+    fitted = []
+    again = run_report(CONFIG, out, progress=False, on_row=fitted.append)
+    assert fitted == [] and again == rows
+    assert (out / "results.jsonl").read_bytes() == before
+
+
+def test_interrupted_report_resumes_where_it_stopped(tmp_path):
+    config = ReportConfig(predictors=("flops", "mlp"), train_sizes=(20, 40), seeds=2, test_size=50, baseline_epochs=5)
+
+    seen = []
+
+    def stop_after_three(row):  # as if the user pressed Ctrl-C once the third run was saved
+        seen.append(row)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_report(config, tmp_path, progress=False, on_row=stop_after_three)
+    assert len(load_rows(tmp_path)) == 3
+    done_first = {(r["predictor"], r["size"], r["seed"]) for r in load_rows(tmp_path)}
+    resumed = []
+    rows = run_report(config, tmp_path, progress=False, on_row=resumed.append)
+    assert len(rows) == 8 and len(resumed) == 5
+    assert not done_first & {(r["predictor"], r["size"], r["seed"]) for r in resumed}
+
+    # Changed settings are not mixed with old rows: more epochs reruns mlp only (flops has no epochs).
+    changed = []
+    run_report(
+        ReportConfig(predictors=("flops", "mlp"), train_sizes=(20, 40), seeds=2, test_size=50, baseline_epochs=6),
+        tmp_path,
+        progress=False,
+        on_row=changed.append,
+    )
+    assert {r["predictor"] for r in changed} == {"mlp"} and len(changed) == 4
+
+
+def test_cli_report_and_saved_surrogate(tmp_path, capsys):
+    from nasrlm.surrogate import Surrogate
+    from nasrlm.training import TrainConfig
+
+    out = tmp_path / "cli"
+    argv = ["report", "--predictors", "flops,gbdt", "--train-sizes", "25,50", "--seeds", "1", "--test-size", "60"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    assert (out / "report.html").is_file() and len(load_rows(out)) == 4
+
+    space = get_space("nb201")
+    train, _ = random_split(space.size, 30, 0)
+    surrogate = Surrogate.pretrained(space="nb201")
+    targets = {name: space.values(name)[train] for name in OBJECTIVES}
+    surrogate.fit([int(i) for i in train], targets, TrainConfig(epochs=1, freeze_encoder=True, progress=False))
+    surrogate.meta["train_archs"] = [int(i) for i in train]
+    surrogate.save(tmp_path / "model")
+    evaluated = tmp_path / "evaluated"
+    argv = ["report", "--surrogate", str(tmp_path / "model"), "--test-size", "40", "--rlm-samples", "4"]
+    assert main([*argv, "--out", str(evaluated), "--quiet"]) == 0
+    (row,) = load_rows(evaluated)
+    data = load_predictions(evaluated, row)
+    assert row["held_out_known"] and row["size"] == 30 and len(data["test_idx"]) == 40
+    assert not set(data["test_idx"]) & set(train)
+    truth = space.values("acc")[data["test_idx"]]
+    assert row["scores"]["acc"]["kendall"] == pytest.approx(kendalltau(truth, data["pred_acc"])[0], abs=1e-12)
+    assert "50 % cover" in (evaluated / "report.md").read_text()
+    # Asked again: the finished evaluation is reused, not repeated.
+    assert main([*argv, "--out", str(evaluated), "--quiet"]) == 0 and len(load_rows(evaluated)) == 1
+    capsys.readouterr()
+
+    bad_objective = ["--surrogate", str(tmp_path / "model"), "--objectives", "flops_x", "--out", str(tmp_path / "x")]
+    assert main(["report", *bad_objective]) == 2
+    assert "the surrogate decodes: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--predictors", "rlm,xgb"], "valid predictors: rlm, brp, flops, gbdt, gcn, gin, mlp, params"),
+        (["--objectives", "acc,speed"], "unknown objective 'speed' for space 'nb201'; valid: acc, test_acc"),
+        (["--space", "nb301"], "valid spaces: nb201"),
+        (["--train-sizes", "100,1x"], "--train-sizes must be comma-separated integers"),
+        (["--train-sizes", "100,15625"], "train sizes must lie between 2 and 15623"),
+        (["--seeds", "0"], "seeds must be at least 1, got 0"),
+        (["--test-size", "1"], "test size must be at least 2, got 1"),
+        (["--rlm-samples", "0"], "RLM epochs, batch_size and samples must be >= 1"),
+        (["--surrogate", "no/such/model"], "not a saved nasrlm surrogate"),
+    ],
+)
+def test_bad_arguments_give_clear_errors(args, message, tmp_path, capsys):
+    assert main(["report", *args, "--out", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("nasrlm report: error: ") and message in error
+    assert not (tmp_path / "r" / "results.jsonl").exists()
+
+
+def test_results_file_is_plain_json_lines(report):
+    out, rows = report
+    lines = (out / "results.jsonl").read_text().splitlines()
+    parsed = [json.loads(line) for line in lines]  # in run order (seed-major), rows in report order
+    assert sorted(parsed, key=json.dumps) == sorted(rows, key=json.dumps)
