@@ -438,7 +438,7 @@ def register(commands: Any) -> None:
             "Fits every predictor on identical random splits (same archs, same seeds), tests each on the "
             "remaining archs, and writes OUT/report.md and a self-contained OUT/report.html: Kendall tau and "
             "Spearman per objective and train size, tau against train size, predicted-vs-true plots, latency "
-            "within 10 %%, calibration of the RLM's intervals, fit and predict times. Finished runs are kept in "
+            "within 10 %, calibration of the RLM's intervals, fit and predict times. Finished runs are kept in "
             "OUT/results.jsonl; rerunning continues from them. With --surrogate, evaluates one saved surrogate."
         ),
     )
