@@ -257,8 +257,7 @@ class Surrogate:
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         names = list(objectives or self.objectives)
-        order = sorted(self.model.objective_index(names))  # decode in the model's order
-        decode_names = [self.objectives[i] for i in order]
+        decode_names = self._decode_names(names)
         texts = self.texts(inputs, raw_text=raw_text)
         ids, mask, _ = self._encode_inputs(texts)
         generator = torch.Generator().manual_seed(seed)
@@ -280,6 +279,21 @@ class Surrogate:
             chunks.append(self.model.numbers.decode_batch(tokens.numpy()))
         values = np.concatenate(chunks) if chunks else np.zeros((0, num_samples, len(names)))
         return values[:, :, [decode_names.index(n) for n in names]]
+
+    def _decode_names(self, names: Sequence[str]) -> list[str]:
+        """What to decode for ``names``: they and the objectives trained together with them, in model order.
+
+        Each objective is decoded conditioned on those before it, and the model knows the sequences
+        it was trained on; one objective asked for alone (say ``acc`` of a model whose rows always
+        began with ``flops``) would be a sequence it never saw. So the objectives of the last fit
+        are decoded too when ``names`` are among them (else all of them), and only ``names`` returned.
+        """
+        self.model.objective_index(list(names))  # unknown names: a clear error
+        trained = list(self.meta.get("objectives_trained") or self.objectives)
+        context = set(trained) if set(names) <= set(trained) else set(self.objectives)
+        decode = [name for name in self.objectives if name in context or name in names]
+        last = max(decode.index(name) for name in names)
+        return decode[: last + 1]  # what follows the last one asked for cannot change it
 
     def _cached_states(
         self, texts: Sequence[str], ids: torch.Tensor, mask: torch.Tensor, cache: MutableMapping[str, torch.Tensor]
