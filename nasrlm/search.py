@@ -315,6 +315,11 @@ def run_search(
             raise optuna.TrialPruned("budget spent")
         arch = space.from_params(params)
         values = dict(evaluate(arch))
+        missing = [n for n in (*config.objectives, *(c.metric for c in constraints)) if n not in values]
+        if missing:
+            raise SearchError(
+                f"evaluate({arch}) returned no value for {', '.join(missing)}; it returned {sorted(values)}"
+            )
         trial.set_user_attr("arch", str(arch))
         for name, value in values.items():
             trial.set_user_attr(name, float(value))

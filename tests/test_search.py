@@ -203,3 +203,8 @@ def test_two_workers_share_one_study(tmp_path):
     counts = [len(log.read_text().splitlines()) for log in logs]
     assert all(count > 0 for count in counts)  # both did work
     assert 24 <= _complete(tmp_path / "study.db") <= 25 and sum(counts) == _complete(tmp_path / "study.db")
+
+
+def test_an_evaluation_missing_an_objective_is_named():
+    with pytest.raises(SearchError, match="no value for latency_pixel3"):
+        run_search(SearchConfig(sampler="random", budget=2, progress=False), evaluate=lambda arch: {"acc": 90.0})
