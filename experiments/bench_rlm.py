@@ -43,7 +43,10 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
     if args.test_size and args.test_size < len(test_idx):
         test_idx = np.sort(np.random.default_rng(1000 + seed).choice(test_idx, args.test_size, replace=False))
     surrogate = Surrogate.pretrained(space="nb201") if args.surrogate is None else Surrogate.load(args.surrogate)
-    targets = {name: space.values(name)[train_idx] for name in OBJECTIVES}
+    # --context: free labels (e.g. flops,params) trained along as the first objectives, so that
+    # acc and latency are decoded conditioned on them.
+    context = [c for c in args.context.split(",") if c]
+    targets = {name: space.values(name)[train_idx] for name in (*context, *OBJECTIVES)}
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -92,6 +95,7 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=8)
     parser.add_argument("--encoder-lr-scale", type=float, default=1.0)
     parser.add_argument("--freeze-encoder", action="store_true")
+    parser.add_argument("--context", default="", help="free labels decoded before the objectives, e.g. flops,params")
     parser.add_argument("--surrogate", help="start from this saved surrogate instead of the shipped default")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_rlm.jsonl"))

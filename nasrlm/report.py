@@ -135,18 +135,9 @@ class RlmAdapter:
         return self
 
     def predict(self, archs: Sequence[Any]) -> dict[str, np.ndarray]:
-        from nasrlm.surrogate import Prediction
-
-        texts = self.surrogate.texts(list(archs))
-        # Many cells share one network (dead edges): sample each distinct text once (NB201: 10,684 of
-        # 15,625), which saves a third of the time and gives identical networks identical predictions.
-        first: dict[str, int] = {}
-        inverse = np.array([first.setdefault(text, len(first)) for text in texts], dtype=np.int64)
-        unique = list(first)
-        drawn = self.surrogate.predict(
-            unique, num_samples=self.settings.samples, objectives=self.objectives, seed=self.seed, raw_text=True
+        prediction = self.surrogate.predict(
+            list(archs), num_samples=self.settings.samples, objectives=self.objectives, seed=self.seed
         )
-        prediction = Prediction(drawn.objectives, drawn.samples[inverse])
         self.intervals = {level: prediction.interval(level) for level in INTERVAL_LEVELS}
         return prediction.point
 

@@ -258,7 +258,13 @@ class Surrogate:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         names = list(objectives or self.objectives)
         decode_names = self._decode_names(names)
-        texts = self.texts(inputs, raw_text=raw_text)
+        # Each distinct text is sampled once: identical networks (NB201: 15,625 cells are 10,684
+        # networks, as dead edges vanish) get identical predictions, and a third of the time is saved.
+        first: dict[str, int] = {}
+        inverse = np.array(
+            [first.setdefault(text, len(first)) for text in self.texts(inputs, raw_text=raw_text)], dtype=np.int64
+        )
+        texts = list(first)
         ids, mask, _ = self._encode_inputs(texts)
         generator = torch.Generator().manual_seed(seed)
         from tqdm.auto import tqdm
@@ -277,8 +283,9 @@ class Surrogate:
                 states, chunk_mask[:, :width], decode_names, num_samples, temperature=temperature, generator=generator
             )
             chunks.append(self.model.numbers.decode_batch(tokens.numpy()))
-        values = np.concatenate(chunks) if chunks else np.zeros((0, num_samples, len(names)))
-        return values[:, :, [decode_names.index(n) for n in names]]
+        if not chunks:
+            return np.zeros((0, num_samples, len(names)))
+        return np.concatenate(chunks)[inverse][:, :, [decode_names.index(n) for n in names]]
 
     def _decode_names(self, names: Sequence[str]) -> list[str]:
         """What to decode for ``names``: they and the objectives trained together with them, in model order.

@@ -108,6 +108,19 @@ def test_save_load_identical_predictions(trained, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
+def test_identical_inputs_get_identical_predictions(trained):
+    surrogate, texts, _, _ = trained
+    repeated = [texts[0], texts[1], texts[0], texts[2], texts[1]]
+    samples = surrogate.sample(repeated, num_samples=6, raw_text=True, seed=1)
+    assert samples.shape == (5, 6, 2)
+    np.testing.assert_array_equal(samples[0], samples[2])
+    np.testing.assert_array_equal(samples[1], samples[4])
+    # The same draws as sampling the distinct texts alone, in order of first appearance.
+    distinct = surrogate.sample(texts[:3], num_samples=6, raw_text=True, seed=1)
+    np.testing.assert_array_equal(samples[[0, 1, 3]], distinct)
+    assert surrogate.sample([], num_samples=6, raw_text=True).shape == (0, 6, 2)
+
+
 def test_load_errors(trained, tmp_path):
     surrogate, _, _, _ = trained
     with pytest.raises(SurrogateLoadError, match="missing"):
