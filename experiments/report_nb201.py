@@ -9,8 +9,10 @@ predictor is trained on identical random splits and tested on all remaining arch
 shipped pretrained default fine-tuned decoder-only (40 epochs max, patience 8, 32 samples per
 prediction), the baselines use their benchmark settings (those of experiments/bench_baselines.py).
 It takes hours on 2 cores; every finished run is kept in OUT/results.jsonl, and rerunning the same
-command continues from there. Prints one line per finished run, then the tables of the report
-(OUT/report.md, OUT/report.html, with the plots).
+command continues from there. On more cores, start one process per predictor group with the same
+--out (e.g. ``--predictors brp`` and ``--predictors rlm,gcn,gin,mlp,gbdt,flops``): rows are added
+under a lock. Prints one line per finished run, then the tables of the report (OUT/report.md,
+OUT/report.html, with the plots).
 """
 
 from __future__ import annotations

@@ -167,9 +167,13 @@ def score(
 # --- results on disk ------------------------------------------------------------------------------
 def _add_row(out: Path, row: dict[str, Any]) -> None:
     # Rewrite the whole (small) file atomically: a crash can lose the newest row, never corrupt the file.
+    # Under a lock, so that processes sharing OUT (e.g. one per predictor) never drop each other's rows.
+    from filelock import FileLock
+
     path = out / RESULTS
-    old = path.read_text() if path.is_file() else ""
-    atomic_write_text(path, old + json.dumps(row) + "\n")
+    with FileLock(out / ".results.lock"):
+        old = path.read_text() if path.is_file() else ""
+        atomic_write_text(path, old + json.dumps(row) + "\n")
 
 
 def _save_predictions(out: Path, name: str, arrays: dict[str, np.ndarray]) -> str:

@@ -174,6 +174,30 @@ def test_interrupted_report_resumes_where_it_stopped(tmp_path):
     assert {r["predictor"] for r in changed} == {"mlp"} and len(changed) == 4
 
 
+def test_processes_sharing_an_output_folder_keep_every_row(tmp_path, monkeypatch):
+    """Two workers add a row at the same moment: each reads the file, then writes it back with its
+    row. The write is slowed down so that, without the lock, the second would drop the first's row."""
+    import threading
+    import time
+
+    import nasrlm.report as report_module
+
+    write = report_module.atomic_write_text
+
+    def slow_write(path, text):
+        time.sleep(0.3)
+        write(path, text)
+
+    monkeypatch.setattr(report_module, "atomic_write_text", slow_write)
+    rows = [{"predictor": p, "size": 10, "seed": 0, "key": "k"} for p in ("flops", "params")]
+    workers = [threading.Thread(target=report_module._add_row, args=(tmp_path, row)) for row in rows]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(r["predictor"] for r in load_rows(tmp_path)) == ["flops", "params"]
+
+
 def test_cli_report_and_saved_surrogate(tmp_path, capsys):
     from nasrlm.surrogate import Surrogate
     from nasrlm.training import TrainConfig
