@@ -140,10 +140,14 @@ def _read_table(path: str, text_column: str) -> tuple[list[str], dict[str, np.nd
 
 def cmd_fit(args: argparse.Namespace) -> None:
     """Train (or fine-tune) an RLM on any text -> numbers table."""
-    from nasrlm.surrogate import Surrogate
+    from nasrlm.surrogate import Surrogate, SurrogateSaveError, check_save_target
     from nasrlm.text_tokenizer import TextTokenizerConfig
     from nasrlm.training import TrainConfig
 
+    try:  # before training: a bad --out must not cost the user a whole fit
+        check_save_target(args.out)
+    except SurrogateSaveError as exc:
+        raise CliError(f"--out: {exc}") from None
     texts, numeric, _ = _read_table(args.data, args.text_column)
     targets = [t.strip() for t in args.targets.split(",")] if args.targets else list(numeric)
     missing = [t for t in targets if t not in numeric]
@@ -170,7 +174,10 @@ def cmd_fit(args: argparse.Namespace) -> None:
         result = surrogate.fit(texts, {t: numeric[t] for t in targets}, config, raw_text=True)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    surrogate.save(args.out)
+    try:
+        surrogate.save(args.out)
+    except (SurrogateSaveError, OSError) as exc:
+        raise CliError(f"--out: cannot save the model: {exc}") from None
     print(
         f"trained on {len(texts)} rows for {result.epochs} epochs ({result.stopped}) in {result.seconds:.1f} s; "
         f"best validation loss {result.best_val_loss:.4f}; "

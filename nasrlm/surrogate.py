@@ -31,7 +31,7 @@ from .rlm_model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from .text_tokenizer import TextTokenizer, TextTokenizerConfig
 from .training import EncodedData, TrainConfig, TrainResult, encode_states, train
 
-__all__ = ["Prediction", "Surrogate", "SurrogateLoadError"]
+__all__ = ["Prediction", "Surrogate", "SurrogateLoadError", "SurrogateSaveError", "check_save_target"]
 
 FORMAT_VERSION = 1
 PRETRAINED_DIR = Path(__file__).parent / "pretrained" / "default"
@@ -39,6 +39,44 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained" / "default"
 
 class SurrogateLoadError(RuntimeError):
     """A saved surrogate is missing, corrupted or incompatible; the message names the file."""
+
+
+class SurrogateSaveError(ValueError):
+    """The save target holds something that is not a saved surrogate; nothing was written."""
+
+
+# What a save writes; a folder holding exactly a subset of these (plus notes beside them) is a saved model.
+_SAVED_ENTRIES = ("config.json", "model.safetensors", "tokenizer")
+
+
+def _is_saved_surrogate(folder: Path) -> bool:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "format_version" in config and "weights_sha256" in config
+
+
+def check_save_target(directory: str | os.PathLike[str]) -> Path:
+    """Where a save may write: a new path, an empty folder, or a saved surrogate (which it replaces).
+
+    Anything else (a file, a folder of other things) raises ``SurrogateSaveError`` before any work
+    is done, so a user's data is never replaced by a model they did not mean to put there.
+    """
+    target = Path(directory)
+    if target.is_file() or (target.exists() and not target.is_dir()):
+        raise SurrogateSaveError(f"{target} is an existing file, not a folder: choose a new folder for the model")
+    if target.is_dir() and any(target.iterdir()) and not _is_saved_surrogate(target):
+        raise SurrogateSaveError(
+            f"{target} is a folder that does not hold a saved nasrlm model: choose a new or empty folder "
+            "(a saved model is replaced; other folders are never overwritten)"
+        )
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SurrogateSaveError(f"cannot write to {target}: {parent} is not writable")
+    return target
 
 
 @dataclass(frozen=True)
@@ -337,10 +375,15 @@ class Surrogate:
 
     # --- persistence -----------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write weights (safetensors), config, tokenizer and metadata; never leaves a half-written model."""
+        """Write weights (safetensors), config, tokenizer and metadata; never leaves a half-written model.
+
+        ``directory`` must be new, empty, or a saved surrogate (see ``check_save_target``). Replacing
+        a saved surrogate swaps the folder atomically; files beside the model that this method does
+        not write (a NOTE.md, say) are carried over, so nothing the save did not write is lost.
+        """
         from safetensors.torch import save_file
 
-        target = Path(directory)
+        target = check_save_target(directory)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         mask = os.umask(0)
@@ -349,6 +392,7 @@ class Surrogate:
         try:
             weights = staging / "model.safetensors"
             save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(weights))
+            weights.chmod(0o666 & ~mask)  # safetensors writes 0600; the config beside it is 0644
             self.tokenizer.save(staging / "tokenizer")
             model_config = dataclasses.asdict(self.model.config)
             encoder = model_config["encoder"]
@@ -366,7 +410,16 @@ class Surrogate:
                 "meta": self.meta,
             }
             (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-            if target.exists():  # swap in the new folder, then drop the old one
+            if target.is_dir():
+                # Keep what this save does not write; copied, not moved, so the swap below stays atomic.
+                for entry in target.iterdir():
+                    if entry.name in _SAVED_ENTRIES:
+                        continue
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.copytree(entry, staging / entry.name, symlinks=True)
+                    else:
+                        shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+                # Swap in the new folder, then drop the old one (only a saved model or an empty folder).
                 old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
                 os.replace(target, old / "x")
                 os.replace(staging, target)

@@ -88,3 +88,33 @@ def test_generic_fit_and_predict(capsys, tmp_path):
     assert lines[0] == "memory,memory_std,memory_q05,memory_q95" and len(lines) == 30
     code, _, err = run(capsys, "fit", "--data", str(data), "--targets", "tag", "--out", str(model))
     assert code == 2 and "numeric columns: memory" in err
+
+
+def test_fit_out_never_replaces_what_it_did_not_write(capsys, tmp_path):
+    rows = [{"text": f"x = {k}", "y": float(k)} for k in range(1, 25)]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    fit = ["fit", "--data", str(data), "--targets", "y", "--epochs", "1", "--max-length", "16"]
+    # A folder of someone's files: refused before training, every file untouched.
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("years of work")
+    code, _, err = run(capsys, *fit, "--out", str(folder))
+    assert code == 2 and "does not hold a saved nasrlm model" in err and "Traceback" not in err
+    assert [p.name for p in folder.iterdir()] == ["thesis.tex"]
+    assert (folder / "thesis.tex").read_text() == "years of work"
+    # An existing file: refused, left as it was.
+    file = tmp_path / "notes.txt"
+    file.write_text("keep me")
+    code, _, err = run(capsys, *fit, "--out", str(file))
+    assert code == 2 and "is an existing file" in err and file.read_text() == "keep me"
+    # A saved model is replaced, and a note kept beside it survives the replacement.
+    model = tmp_path / "model"
+    assert run(capsys, *fit, "--out", str(model))[0] == 0
+    (model / "NOTE.md").write_text("how it was made")
+    first = (model / "config.json").read_text()
+    assert run(capsys, *fit, "--out", str(model), "--seed", "1")[0] == 0
+    assert (model / "config.json").read_text() != first and (model / "NOTE.md").read_text() == "how it was made"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "notes.txt", "results", "rows.jsonl"]
+    # The weights get the same mode as the config beside them.
+    assert (model / "model.safetensors").stat().st_mode & 0o777 == (model / "config.json").stat().st_mode & 0o777

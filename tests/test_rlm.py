@@ -199,3 +199,19 @@ def test_a_subset_of_objectives_is_decoded_in_its_training_context():
     everything = surrogate.sample([6111, 9], num_samples=8, seed=3)
     np.testing.assert_array_equal(alone[..., 0], everything[..., surrogate.objectives.index("ort_latency_ms")])
     assert surrogate._decode_names(["flops"]) == ["flops"]  # nothing follows the last one asked for
+
+
+def test_save_refuses_targets_it_did_not_write(trained, tmp_path):
+    from nasrlm.surrogate import SurrogateSaveError
+
+    surrogate = trained[0]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "table.csv").write_text("a,b\n")
+    (tmp_path / "file").write_text("x")
+    for target in (tmp_path / "data", tmp_path / "file"):
+        with pytest.raises(SurrogateSaveError):
+            surrogate.save(target)
+    assert (tmp_path / "data" / "table.csv").read_text() == "a,b\n" and (tmp_path / "file").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "file"]  # no staging folder left behind
+    (tmp_path / "empty").mkdir()
+    assert Surrogate.load(surrogate.save(tmp_path / "empty")).objectives == surrogate.objectives
