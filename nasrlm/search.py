@@ -33,6 +33,7 @@ __all__ = [
     "SearchConfig",
     "SearchError",
     "SearchResult",
+    "claim_architecture",
     "make_sampler",
     "open_storage",
     "parse_constraint",
@@ -138,16 +139,20 @@ def open_storage(url: str | None) -> Any:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         path = url.removeprefix("journal:").removeprefix("//")
+        _check_storage_folder(url, path)
         return JournalStorage(JournalFileBackend(path))
     if "://" not in url:
         raise SearchError(
             f"storage {url!r} is not a URL; use e.g. sqlite:///study.db, postgresql://user:pass@host/db "
             "or journal:///path/to/study.log"
         )
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        _check_storage_folder(url, url.removeprefix("sqlite:///").split("?", 1)[0])
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     import sqlalchemy.exc
 
-    for attempt in range(5):
+    attempts = 8
+    for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(
                 url,
@@ -156,12 +161,39 @@ def open_storage(url: str | None) -> Any:
                 grace_period=300,  # longer than any surrogate fit, which runs before the trial's heartbeat starts
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
             )
-        except sqlalchemy.exc.IntegrityError:
-            # Workers that start together race to create the schema; the loser finds it made.
-            if attempt == 4:
+        except sqlalchemy.exc.DBAPIError as exc:
+            # Workers that start together race to create the schema: each checks which tables are
+            # missing, then creates them, so the loser's CREATE TABLE (or its insert of the schema
+            # version row) fails on what the winner made. Creation is idempotent, so a retry finds
+            # the schema complete and goes on; any other database error is the user's to see.
+            if attempt == attempts - 1 or not _lost_schema_creation_race(exc):
                 raise
-            time.sleep(0.2 * (attempt + 1))
+            time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _check_storage_folder(url: str, path: str) -> None:
+    """A file storage's folder must exist and be writable: the database file is made there."""
+    import os
+    from pathlib import Path
+
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise SearchError(f"storage {url!r}: folder {folder} does not exist; create it or choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK) and not Path(path).is_file():
+        raise SearchError(f"storage {url!r}: folder {folder} is not writable; choose another path")
+
+
+def _lost_schema_creation_race(exc: Exception) -> bool:
+    """Whether ``exc`` is what a database raises when another worker created the same schema first."""
+    import sqlalchemy.exc
+
+    if isinstance(exc, sqlalchemy.exc.IntegrityError):  # the schema version row, inserted twice
+        return True
+    message = str(getattr(exc, "orig", exc)).lower()
+    # SQLite: "table studies already exists"; PostgreSQL: 'relation "studies" already exists';
+    # MySQL: "Table 'studies' already exists".
+    return "already exists" in message
 
 
 def _network_fn(space: Any) -> Callable[[dict[str, Any]], str]:
@@ -235,6 +267,24 @@ def _check_metrics(space: Any, names: Sequence[str], what: str) -> None:
             f"unknown {what} {', '.join(map(repr, unknown))} for space {space.name!r}; "
             f"valid metrics: {', '.join(space.metrics)}"
         )
+
+
+ARCH_ATTR = "arch"  # trial user attr: the architecture the trial queries, set before the query
+
+
+def claim_architecture(trial: Any, arch: str) -> bool:
+    """Mark ``trial`` as querying ``arch``; False when another running or finished trial has it.
+
+    Workers share nothing but the storage, which has no compare-and-set, so a claim is written
+    first and checked second. Of two workers that claim one architecture together, at least one
+    sees the other's claim (whichever checks last), so at most one goes on: never two queries of
+    one architecture. Both may see each other and both back off, which costs a proposal, not a query.
+    """
+    from optuna.trial import TrialState
+
+    trial.set_user_attr(ARCH_ATTR, arch)
+    others = trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
+    return not any(other.number != trial.number and other.user_attrs.get(ARCH_ATTR) == arch for other in others)
 
 
 def default_reference(space: Any, objectives: Sequence[str]) -> tuple[float, ...] | None:
@@ -314,13 +364,14 @@ def run_search(
             trial.study.stop()
             raise optuna.TrialPruned("budget spent")
         arch = space.from_params(params)
+        if not claim_architecture(trial, str(arch)):  # another worker queries or queried it: spend no query
+            raise optuna.TrialPruned(f"{arch} is queried by another trial of the study")
         values = dict(evaluate(arch))
         missing = [n for n in (*config.objectives, *(c.metric for c in constraints)) if n not in values]
         if missing:
             raise SearchError(
                 f"evaluate({arch}) returned no value for {', '.join(missing)}; it returned {sorted(values)}"
             )
-        trial.set_user_attr("arch", str(arch))
         for name, value in values.items():
             trial.set_user_attr(name, float(value))
         for constraint in constraints:

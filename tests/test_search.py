@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -140,14 +141,25 @@ def test_cli_search_prints_front_and_hypervolume(capsys, tmp_path):
 
 WORKER = textwrap.dedent(
     """
-    import sys, time
+    import pathlib, sys, time
     from nasrlm.search import SearchConfig, run_search
     from search_spaces import get_space
 
-    storage, log, budget, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    storage, log, budget, seed, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     space = get_space("nb201")
+    ready = pathlib.Path(log).with_suffix(".ready")
+
+    def wait_for_the_other_workers():  # so each worker queries something, however late it starts
+        ready.touch()
+        deadline = time.time() + 300
+        while len(list(ready.parent.glob("*.ready"))) < workers:
+            if time.time() > deadline:
+                raise SystemExit("the other workers never started")
+            time.sleep(0.05)
 
     def evaluate(arch):  # a slow evaluation, logged so the test can count queries
+        if not ready.exists():
+            wait_for_the_other_workers()
         time.sleep(0.15)
         with open(log, "a") as handle:
             handle.write(str(arch) + "\\n")
@@ -169,12 +181,13 @@ def _complete(db: Path) -> int:
             return 0
 
 
-def _worker(tmp_path: Path, log: Path, budget: int, seed: int) -> subprocess.Popen:
+def _worker(tmp_path: Path, log: Path, budget: int, seed: int, workers: int = 1) -> subprocess.Popen:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, str(script), storage, str(log), str(budget), str(seed)], env=env)
+    argv = [sys.executable, str(script), storage, str(log), str(budget), str(seed), str(workers)]
+    return subprocess.Popen(argv, env=env)
 
 
 def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path):
@@ -197,14 +210,126 @@ def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path):
 
 def test_two_workers_share_one_study(tmp_path):
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    workers = [_worker(tmp_path, log, budget=24, seed=seed) for seed, log in enumerate(logs)]
+    workers = [_worker(tmp_path, log, budget=24, seed=seed, workers=2) for seed, log in enumerate(logs)]
     for worker in workers:
         assert worker.wait(timeout=180) == 0
     counts = [len(log.read_text().splitlines()) for log in logs]
     assert all(count > 0 for count in counts)  # both did work
     assert 24 <= _complete(tmp_path / "study.db") <= 25 and sum(counts) == _complete(tmp_path / "study.db")
+    queried = [line for log in logs for line in log.read_text().splitlines()]
+    assert len(set(queried)) == len(queried)  # no architecture twice, whichever worker drew it
 
 
 def test_an_evaluation_missing_an_objective_is_named():
     with pytest.raises(SearchError, match="no value for latency_pixel3"):
         run_search(SearchConfig(sampler="random", budget=2, progress=False), evaluate=lambda arch: {"acc": 90.0})
+
+
+def test_a_worker_that_loses_the_schema_creation_race_joins_the_study(tmp_path):
+    """Force the race two workers starting together run: the other one creates the schema between
+    this one's check for missing tables and its CREATE TABLE, which then fails on an existing table."""
+    import optuna
+    import sqlalchemy
+    import sqlalchemy.event
+
+    from nasrlm.search import open_storage
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    interleaved = []
+
+    def other_worker_creates_the_schema_first(conn, cursor, statement, *args):
+        if not interleaved and statement.lstrip().upper().startswith("CREATE TABLE STUDIES"):
+            interleaved.append(statement)
+            open_storage(url)  # the other worker, start to end, before this CREATE TABLE runs
+
+    hook = ("before_cursor_execute", other_worker_creates_the_schema_first)
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, *hook)
+    try:
+        storage = open_storage(url)
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, *hook)
+    assert interleaved  # the interleaving happened: this worker's first CREATE TABLE met an existing table
+
+    study = optuna.create_study(storage=storage, study_name="joined")
+    assert [s.study_name for s in optuna.get_all_study_summaries(storage)] == ["joined"]
+    assert study.study_name == "joined"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("journal:///no/such/dir/x.log", "folder /no/such/dir does not exist"),
+        ("sqlite:////no/such/dir/x.db", "folder /no/such/dir does not exist"),
+    ],
+)
+def test_file_storages_in_missing_folders_are_named(url, message):
+    from nasrlm.search import open_storage
+
+    with pytest.raises(SearchError, match=message):
+        open_storage(url)
+
+
+def test_claims_let_at_most_one_trial_query_an_architecture():
+    import optuna
+
+    from nasrlm.search import ARCH_ATTR, claim_architecture
+
+    study = optuna.create_study()
+    first, second, third = study.ask(), study.ask(), study.ask()
+    # One after the other: the second sees the first's claim.
+    assert claim_architecture(first, "A")
+    assert not claim_architecture(second, "A")
+    # Interleaved: the third writes its claim on B, then the first claims B before the third checks.
+    third.set_user_attr(ARCH_ATTR, "B")
+    study.tell(second, state=optuna.trial.TrialState.PRUNED)
+    fourth = study.ask()
+    assert not claim_architecture(fourth, "B")  # sees the third's claim
+    assert not claim_architecture(third, "B")  # and the third sees the fourth's: both back off, neither queries
+    # A finished trial's architecture stays taken; a failed one is free for a retry.
+    study.tell(first, 1.0)
+    assert not claim_architecture(study.ask(), "A")
+    failed = study.ask()
+    failed.set_user_attr(ARCH_ATTR, "C")
+    study.tell(failed, state=optuna.trial.TrialState.FAIL)
+    assert claim_architecture(study.ask(), "C")
+
+
+def test_search_prunes_a_trial_whose_architecture_another_trial_holds(tmp_path):
+    import optuna
+
+    from nasrlm.search import ARCH_ATTR
+
+    space = get_space("nb201")
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    config = SearchConfig(
+        sampler="random", budget=3, seed=0, storage=storage, study_name="s", reference=REFERENCE, progress=False
+    )
+    first = run_search(config)
+    # A worker left running (it holds an architecture it has not finished querying) ...
+    study = optuna.load_study(study_name="s", storage=storage)
+    held = space.arch(7)
+    running = study.ask()
+    running.set_user_attr(ARCH_ATTR, str(held))
+    queried = []
+
+    def evaluate(arch):
+        queried.append(str(arch))
+        return {"acc": space.query(arch, "acc"), "latency_pixel3": space.query(arch, "latency_pixel3")}
+
+    # ... and a sampler that proposes it and then every finished architecture: none is queried again.
+    proposals = [held, *(space.arch(a) for a in first.trials["arch"])]
+    fresh = space.arch(8)
+
+    class Proposes(optuna.samplers.BaseSampler):
+        def infer_relative_search_space(self, study, trial):
+            return space.distributions()
+
+        def sample_relative(self, study, trial, search_space):
+            return space.to_params(proposals.pop(0) if proposals else fresh)
+
+        def sample_independent(self, study, trial, name, distribution):
+            raise AssertionError("every parameter is proposed")
+
+    result = run_search(dataclasses.replace(config, budget=4), evaluate=evaluate, sampler=Proposes())
+    assert queried == [str(fresh)]
+    assert len(result.trials) == 4 and result.trials["arch"].is_unique
