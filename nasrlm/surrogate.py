@@ -28,6 +28,7 @@ from . import __version__
 from .inputs import to_texts
 from .number_tokenizer import NumberTokenizerConfig
 from .rlm_model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
+from .targets import TargetTransform
 from .text_tokenizer import TextTokenizer, TextTokenizerConfig
 from .training import EncodedData, TrainConfig, TrainResult, encode_states, train
 
@@ -228,17 +229,24 @@ class Surrogate:
         config: TrainConfig = TrainConfig(),
         *,
         raw_text: bool = False,
+        target_transform: str = "identity",
     ) -> TrainResult:
         """Train on ``inputs`` with ``targets`` (objective name -> values).
 
         Objectives the model does not decode yet are added (a new device, say); rows train only the
-        objectives given. Returns what happened (steps, time, validation loss, how it stopped).
+        objectives given. A new objective gets a ``target_transform`` (see :mod:`nasrlm.targets`:
+        ``identity``, ``affine``, ``log_affine`` or ``auto``) fitted on these values and kept with
+        the model; objectives it already decodes keep theirs. Returns what happened (steps, time,
+        validation loss, how it stopped).
         """
         texts = self.texts(inputs, raw_text=raw_text)
         columns = self._targets(targets, len(texts))
+        transforms = self.target_transforms
         for name in columns:
             if name not in self.objectives:
                 self.model = self.model.add_objective(name)
+                transforms[name] = TargetTransform.fit(columns[name], target_transform)
+        self.meta["target_transforms"] = {name: t.to_dict() for name, t in transforms.items()}
         numbers = self.model.numbers
         k, t = len(self.objectives), numbers.tokens_per_number
         tokens = np.zeros((len(texts), k, t), dtype=np.int64)
@@ -246,7 +254,9 @@ class Surrogate:
         present = np.zeros((len(texts), k), dtype=bool)
         for name, values in columns.items():
             j = self.objectives.index(name)
-            tokens[:, j] = numbers.encode_batch(values, name=name)  # rejects NaN/inf, naming the rows
+            finite = np.isfinite(values)  # NaN/inf are refused below, naming their rows
+            encoded = np.where(finite, transforms[name].forward(np.where(finite, values, 1.0)), values)
+            tokens[:, j] = numbers.encode_batch(encoded, name=name)
             present[:, j] = True
         ids, mask, truncated = self._encode_inputs(texts)
         data = EncodedData(ids, mask, torch.from_numpy(tokens), torch.from_numpy(present))
@@ -272,6 +282,15 @@ class Surrogate:
         )
         return result
 
+    @property
+    def target_transforms(self) -> dict[str, TargetTransform]:
+        """Each objective's transform (identity for those trained before transforms existed)."""
+        saved = self.meta.get("target_transforms") or {}
+        return {
+            name: TargetTransform.from_dict(saved[name]) if name in saved else TargetTransform()
+            for name in self.objectives
+        }
+
     # --- prediction ------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(
@@ -286,16 +305,21 @@ class Surrogate:
         raw_text: bool = False,
         progress: bool = False,
         state_cache: MutableMapping[str, torch.Tensor] | None = None,
+        joint: bool = True,
     ) -> np.ndarray:
         """Samples [N, num_samples, K] for the given objectives (default: all, in model order).
 
-        ``state_cache`` (text -> encoder states) skips the encoder for texts seen before; it is only
-        valid while the encoder's weights do not change (e.g. between frozen-encoder fits).
+        ``joint``: objectives are decoded in one sequence, each conditioned on the samples of those
+        before it (joint samples, for a sampler weighing trade-offs); else each is decoded from the
+        input alone (marginals: no error carried from one objective into the next; best for models
+        trained with objective dropout). ``state_cache`` (text -> encoder states) skips the encoder
+        for texts seen before; it is only valid while the encoder's weights do not change.
         """
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         names = list(objectives or self.objectives)
-        decode_names = self._decode_names(names)
+        decode_names = self._decode_names(names) if joint else names
+        self.model.objective_index(decode_names)  # unknown names: a clear error
         # Each distinct text is sampled once: identical networks (NB201: 15,625 cells are 10,684
         # networks, as dead edges vanish) get identical predictions, and a third of the time is saved.
         first: dict[str, int] = {}
@@ -317,13 +341,24 @@ class Surrogate:
                 states = self._cached_states(
                     texts[i : i + batch_size], ids[i : i + batch_size], chunk_mask, state_cache
                 )
-            tokens = self.model.sample_tokens(
-                states, chunk_mask[:, :width], decode_names, num_samples, temperature=temperature, generator=generator
+            sequences = [decode_names] if joint else [[name] for name in decode_names]
+            tokens = torch.cat(
+                [
+                    self.model.sample_tokens(
+                        states, chunk_mask[:, :width], seq, num_samples, temperature=temperature, generator=generator
+                    )
+                    for seq in sequences
+                ],
+                dim=2,
             )
             chunks.append(self.model.numbers.decode_batch(tokens.numpy()))
         if not chunks:
             return np.zeros((0, num_samples, len(names)))
-        return np.concatenate(chunks)[inverse][:, :, [decode_names.index(n) for n in names]]
+        samples = np.concatenate(chunks)[inverse][:, :, [decode_names.index(n) for n in names]]
+        transforms = self.target_transforms
+        for k, name in enumerate(names):
+            samples[:, :, k] = transforms[name].inverse(samples[:, :, k])
+        return samples
 
     def _decode_names(self, names: Sequence[str]) -> list[str]:
         """What to decode for ``names``: they and the objectives trained together with them, in model order.

@@ -28,7 +28,14 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 1e-3
     encoder_lr_scale: float = 1.0  # the encoder's learning rate relative to lr (e.g. 0.3 when fine-tuning)
-    weight_decay: float = 0.01
+    # Layer-wise decay: encoder layer i (of n, counted from the input) learns at decay**(n - i) of the
+    # encoder rate, its embeddings at decay**(n + 1); lower layers hold the most general pretraining.
+    layer_lr_decay: float = 1.0
+    weight_decay: float = 0.01  # on matrices only (nanoGPT): never on biases, norms or embeddings' padding
+    # Each row hides each of its objectives with this probability (at least one stays), so every
+    # objective also learns to be decoded without the ones before it: the model then predicts well
+    # from sampled context (no exposure bias) and from the input alone (marginal decoding).
+    objective_dropout: float = 0.0
     optimizer: Literal["adamw", "adafactor"] = "adamw"
     warmup_fraction: float = 0.05
     grad_clip: float = 1.0
@@ -48,6 +55,10 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1")
+        if not 0 < self.layer_lr_decay <= 1:
+            raise ValueError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")
+        if not 0 <= self.objective_dropout < 1:
+            raise ValueError(f"objective_dropout must be in [0, 1), got {self.objective_dropout}")
 
 
 @dataclass
@@ -97,16 +108,42 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def _encoder_depth(name: str, n_layers: int) -> int:
+    """0 for embeddings, i + 1 for the i-th transformer layer, n_layers + 1 for what follows them."""
+    import re
+
+    match = re.search(r"(?:^|\.)layers?\.(\d+)\.", name)
+    if match:
+        return int(match.group(1)) + 1
+    return 0 if "embed" in name or "position" in name else n_layers + 1
+
+
 def _optimizer(model: RegressionLM, config: TrainConfig) -> torch.optim.Optimizer:
-    encoder = [p for p in model.encoder.parameters() if p.requires_grad]
-    encoder_ids = {id(p) for p in encoder}
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
-    groups = [{"params": rest, "lr": config.lr}]
-    if encoder and not config.freeze_encoder:
-        groups.append({"params": encoder, "lr": config.lr * config.encoder_lr_scale})
+    """AdamW/Adafactor with weight decay on matrices only and the encoder's (layer-wise) rates."""
+
+    def decays(name: str, p: torch.Tensor) -> bool:
+        return p.dim() >= 2 and "norm" not in name  # matrices; embeddings are matrices too, as in nanoGPT
+
+    groups: dict[tuple[float, bool], list[torch.Tensor]] = {}
+    encoder_names = {id(p): n for n, p in model.encoder.named_parameters()}
+    n_layers = model.config.encoder.n_layers
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        lr = config.lr
+        if id(p) in encoder_names:
+            if config.freeze_encoder:
+                continue
+            depth = _encoder_depth(encoder_names[id(p)], n_layers)
+            lr *= config.encoder_lr_scale * config.layer_lr_decay ** max(0, n_layers + 1 - depth)
+        groups.setdefault((lr, decays(name, p)), []).append(p)
+    param_groups = [
+        {"params": params, "lr": lr, "weight_decay": config.weight_decay if decay else 0.0}
+        for (lr, decay), params in groups.items()
+    ]
     if config.optimizer == "adafactor":
-        return torch.optim.Adafactor(groups, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adafactor(param_groups, lr=config.lr)
+    return torch.optim.AdamW(param_groups, lr=config.lr)
 
 
 def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):
@@ -121,14 +158,34 @@ def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fractio
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def _drop_objectives(present: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
+    """``present`` with each objective hidden at ``rate``; every row keeps at least one of its own."""
+    keep = torch.rand(present.shape, generator=generator) >= rate
+    kept = present & keep
+    empty = ~kept.any(1) & present.any(1)
+    if empty.any():  # restore one present objective, chosen at random, in rows left with none
+        scores = torch.rand(present.shape, generator=generator).masked_fill(~present, -1.0)
+        chosen = torch.nn.functional.one_hot(scores.argmax(1), present.shape[1]).bool()
+        kept = torch.where(empty[:, None], chosen, kept)
+    return kept
+
+
 def _batch_loss(
-    model: RegressionLM, data: EncodedData, rows: torch.Tensor, states: torch.Tensor | None
+    model: RegressionLM,
+    data: EncodedData,
+    rows: torch.Tensor,
+    states: torch.Tensor | None,
+    objective_dropout: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     mask = data.mask[rows]
     width = int(mask.sum(1).max())  # trim the padding every row of this batch has
     mask = mask[:, :width]
     batch_states = states[rows][:, :width] if states is not None else model.encode(data.ids[rows][:, :width], mask)
-    return model.loss(batch_states, mask, data.targets[rows], data.present[rows])
+    present = data.present[rows]
+    if objective_dropout > 0 and generator is not None:
+        present = _drop_objectives(present, objective_dropout, generator)
+    return model.loss(batch_states, mask, data.targets[rows], present)
 
 
 @torch.no_grad()
@@ -146,11 +203,21 @@ def _eval_loss(
 
 
 def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainResult:
-    """Fit ``model`` in place (ending with its best validation state) and report what happened."""
+    """Fit ``model`` in place (ending with its best validation state) and report what happened.
+
+    The global torch RNG is left as it was: a surrogate fitted inside a user's study must not change
+    the user's random streams (the run is seeded by ``config.seed`` alone).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return _train(model, data, config)
+
+
+def _train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainResult:
     from tqdm.auto import tqdm
 
-    torch.manual_seed(config.seed)
     generator = np.random.default_rng(config.seed)
+    dropout_generator = torch.Generator().manual_seed(config.seed + 1)
     train_rows, val_rows = _split(len(data), config.val_fraction, config.seed)
     for p in model.encoder.parameters():
         p.requires_grad_(not config.freeze_encoder)
@@ -183,6 +250,7 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
         best_weights, state = saved["best_weights"], saved["state"]
         generator.bit_generator.state = saved["numpy_rng"]
         torch.set_rng_state(saved["torch_rng"])
+        dropout_generator.set_state(saved["dropout_rng"])
 
     # The generator's state where the current epoch began: a resumed run draws that epoch's order again.
     epoch_rng = [copy.deepcopy(generator.bit_generator.state)]
@@ -203,6 +271,7 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
                 "state": state,
                 "numpy_rng": epoch_rng[0],
                 "torch_rng": torch.get_rng_state(),
+                "dropout_rng": dropout_generator.get_state(),
             },
             buffer,
         )
@@ -220,7 +289,7 @@ def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainR
         out_of_time = False
         for b in range(first, steps_per_epoch):
             rows = torch.from_numpy(order[b * config.batch_size : (b + 1) * config.batch_size])
-            loss = _batch_loss(model, data, rows, states)
+            loss = _batch_loss(model, data, rows, states, config.objective_dropout, dropout_generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

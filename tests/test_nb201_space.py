@@ -42,10 +42,25 @@ def test_registry(space):
 
 
 def test_direct_text_equals_exported_text(space):
+    from search_spaces.nb201.space import _text_of_ops
+
     rng = np.random.default_rng(0)
     archs = [Nb201Arch(ops) for ops in SPECIAL] + [sample_arch(rng) for _ in range(14)]
     for arch in archs:
-        assert space.onnx_text(arch) == space.onnx_text_exported(arch), arch
+        # The exporter drops what does not reach the output; the builder's live-only text is the same.
+        assert _text_of_ops(arch.ops, keep_dead=False) == space.onnx_text_exported(arch), arch
+
+
+def test_text_keeps_computation_that_does_not_reach_the_output(space):
+    # Node 1 is computed by a conv but read by nothing (its only out-edges are none): a dead conv.
+    dead = Nb201Arch(("nor_conv_3x3", "nor_conv_3x3", "none", "avg_pool_3x3", "none", "nor_conv_1x1"))
+    live = Nb201Arch(("none", "nor_conv_3x3", "none", "avg_pool_3x3", "none", "nor_conv_1x1"))
+    cell = space.onnx_text(dead).split("Nb201Cell (x0")[1]
+    assert cell.count("= Conv") == 3  # the dead 3x3 conv, the live 3x3 and the 1x1
+    assert space.onnx_text(dead) != space.onnx_text(live)  # they run different work
+    import onnx
+
+    onnx.checker.check_model(onnx.parser.parse_model(space.onnx_text(dead)), full_check=True)
 
 
 def test_text_is_valid_onnx_and_computes_the_network(space):

@@ -60,19 +60,25 @@ def _conv_attrs(kernel: int, stride: int) -> dict[str, object]:
     }
 
 
-def _live_edges(ops: Sequence[str]) -> list[tuple[int, int, str]]:
-    """Non-``none`` edges that reach the cell output (the exporter drops the others)."""
-    live_nodes = {3}
+def _edges(ops: Sequence[str], keep_dead: bool) -> list[tuple[int, int, str]]:
+    """Non-``none`` edges; without ``keep_dead`` only those that reach the cell output (as exported)."""
     edges = [(dst, src, op) for (dst, src), op in zip(EDGES, ops, strict=True) if op != "none"]
+    if keep_dead:
+        return edges
+    live_nodes = {3}
     for dst, src, _ in sorted(edges, reverse=True):  # later nodes first
         if dst in live_nodes:
             live_nodes.add(src)
     return [(dst, src, op) for dst, src, op in edges if dst in live_nodes]
 
 
-def _add_cell(g: _Graph, ops: Sequence[str], x: str, channels: int, scope: str) -> str:
-    """Emit one cell's nodes, as the exporter traces them; returns the cell output."""
-    edges = _live_edges(ops)
+def _add_cell(g: _Graph, ops: Sequence[str], x: str, channels: int, scope: str, keep_dead: bool) -> str:
+    """Emit one cell's nodes, as the exporter traces them; returns the cell output.
+
+    ``keep_dead`` also emits the ops whose result never reaches the cell output: the network runs
+    them (and the benchmarks timed them), though the exporter drops them.
+    """
+    edges = _edges(ops, keep_dead)
     # TorchScript's common-subexpression pass merges identical ops on identical inputs: the ReLU in
     # front of several convs, two pools of one node, the zero of two empty nodes, x + x twice.
     # Convs never merge: each has its own weights.
@@ -131,8 +137,13 @@ def cell_scopes() -> dict[str, str]:
     return {f"/cells/cells.{k}/": CELL_FUNCTION for k in range(3 * per_stage - 1) if k % per_stage != CELLS_PER_STAGE}
 
 
-def build_onnx(ops: Sequence[str], num_classes: int = 10, resolution: int = 32) -> onnx.ModelProto:
-    """The flat ONNX model that exporting the NB201 network gives, with the exporter's node scopes."""
+def build_onnx(
+    ops: Sequence[str], num_classes: int = 10, resolution: int = 32, *, keep_dead: bool = False
+) -> onnx.ModelProto:
+    """The flat ONNX model that exporting the NB201 network gives, with the exporter's node scopes.
+
+    ``keep_dead``: also the computation that does not reach the output (see :func:`_add_cell`).
+    """
     g = _Graph()
     c = STEM_CHANNELS
     h = g.add("Conv", ["input", g.weight(c, 3, 3, 3), g.weight(c)], "/stem/stem.0/", **_conv_attrs(3, 1))
@@ -166,7 +177,7 @@ def build_onnx(ops: Sequence[str], num_classes: int = 10, resolution: int = 32) 
             h = g.add("Add", [shortcut, b], scope)
             c, k = c_out, k + 1
         for _ in range(CELLS_PER_STAGE):
-            h = _add_cell(g, ops, h, c, f"/cells/cells.{k}/")
+            h = _add_cell(g, ops, h, c, f"/cells/cells.{k}/", keep_dead)
             k += 1
     if g.producer(h) != "Conv":  # else the exporter folds this BN into that conv
         h = g.add(

@@ -45,14 +45,19 @@ _COMPUTED_METRICS = {
 }
 
 
-def _text_of_ops(ops: tuple[str, ...]) -> str:
+def _text_of_ops(ops: tuple[str, ...], keep_dead: bool = True) -> str:
+    """The canonical text; with ``keep_dead`` (the space's text) it shows every op the network runs.
+
+    The benchmarks timed networks that compute every edge, including those whose result never
+    reaches the output; a text without them gives one text to networks of different latency.
+    """
     from onnx import printer
 
     from nasrlm.onnx_text import canonicalize
 
     from .onnx_builder import build_onnx, cell_scopes
 
-    return printer.to_text(canonicalize(build_onnx(ops), cell_scopes()))
+    return printer.to_text(canonicalize(build_onnx(ops, keep_dead=keep_dead), cell_scopes()))
 
 
 def _texts_of_chunk(chunk: list[tuple[str, ...]]) -> list[str]:

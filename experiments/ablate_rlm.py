@@ -1,0 +1,299 @@
+"""Ablations of the RLM recipe on NAS-Bench-201: what holds the surrogate back.
+
+Usage: python experiments/ablate_rlm.py [--variants shipped,whole,...] [--sizes 156,781] [--seeds 100]
+                                        [--test-size 1500] [--out runs/ablate_rlm.jsonl] [--list]
+
+Each variant is one recipe (below, in VARIANTS): where the model starts, what it trains, how targets
+are written and how it predicts. A run trains on N random archs of a split seed and tests on
+--test-size random archs of the rest, for ``acc``, ``latency_pixel3`` and ``latency_eyeriss``; it
+also scores the model on its own training archs (does it fit them at all?).
+
+Recipes are *chosen* here on split seeds 100, 101, ... (the default), never on seeds 0, 1, 2,
+which give the final table (``experiments/bench_rlm.py``, all remaining archs as the test set).
+
+Rows are appended to --out as they finish and a rerun skips (variant, size, seed) triples already
+there, so the script can be stopped and restarted at any time; --table prints what is there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import kendalltau, spearmanr
+
+OBJECTIVES = ("acc", "latency_pixel3", "latency_eyeriss")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One recipe. ``train`` holds TrainConfig fields; epochs scale with the data (see epochs_for)."""
+
+    description: str
+    init: str = "default"  # "default" (shipped checkpoint), "scratch", or a saved surrogate's folder
+    train: dict = field(default_factory=dict)
+    steps: int = 0  # when > 0: epochs chosen so that training takes about this many optimizer steps
+    target_transform: str = "identity"
+    separate: bool = False  # one model per objective instead of one for all
+    joint: bool = True  # decode objectives in one sequence (else each from the input alone)
+    samples: int = 32
+    ensemble: int = 1  # models fitted with different seeds; their samples are pooled
+    scratch_max_length: int = 128  # for init=scratch: tokens read (tail of the text)
+    text: str = "full"  # "full": every op the network runs (the space's text); "live": without dead edges
+
+
+FROZEN = {"freeze_encoder": True, "epochs": 40, "patience": 8}
+WHOLE = {"freeze_encoder": False, "epochs": 40, "patience": 8, "encoder_lr_scale": 1.0}
+
+VARIANTS: dict[str, Variant] = {
+    "shipped": Variant("shipped recipe: frozen encoder, decoder fine-tuned, joint, raw targets", train=FROZEN),
+    "whole": Variant("whole model fine-tuned (encoder lr x1)", train=WHOLE),
+    "whole_lr03": Variant("whole model, encoder lr x0.3", train={**WHOLE, "encoder_lr_scale": 0.3}),
+    "whole_lld": Variant("whole model, layer-wise lr decay 0.7", train={**WHOLE, "layer_lr_decay": 0.7}),
+    "whole_long": Variant(
+        "whole model, ~1500 steps, patience 30", train={**WHOLE, "patience": 30, "epochs": 1000}, steps=1500
+    ),
+    "whole_tt": Variant("whole model + target transform (auto)", train=WHOLE, target_transform="auto"),
+    "frozen_tt": Variant("frozen encoder + target transform (auto)", train=FROZEN, target_transform="auto"),
+    "whole_sep": Variant("whole model, one model per objective", train=WHOLE, separate=True),
+    "whole_tt_sep": Variant(
+        "whole model, target transform, one model per objective", train=WHOLE, target_transform="auto", separate=True
+    ),
+    "whole_tt_od": Variant(
+        "whole model, target transform, objective dropout 0.5, marginal decoding",
+        train={**WHOLE, "objective_dropout": 0.5},
+        target_transform="auto",
+        joint=False,
+    ),
+    "whole_tt_od_joint": Variant(
+        "whole model, target transform, objective dropout 0.5, joint decoding",
+        train={**WHOLE, "objective_dropout": 0.5},
+        target_transform="auto",
+    ),
+    "scratch_tt": Variant(
+        "from scratch (no pretraining), whole model, target transform",
+        init="scratch",
+        train={**WHOLE, "epochs": 150, "patience": 30},
+        target_transform="auto",
+    ),
+    "whole_tt_ens4": Variant(
+        "whole model, target transform, 4 seeds pooled", train=WHOLE, target_transform="auto", ensemble=4
+    ),
+    "whole_tt_s128": Variant(
+        "whole model, target transform, 128 samples", train=WHOLE, target_transform="auto", samples=128
+    ),
+    "shipped_live": Variant("shipped recipe on the live-only text (dead edges dropped)", train=FROZEN, text="live"),
+    "whole_live": Variant("whole model on the live-only text", train=WHOLE, text="live"),
+}
+
+
+def split(n_total: int, n_train: int, seed: int, test_size: int) -> tuple[np.ndarray, np.ndarray]:
+    from baselines.splits import random_split
+
+    train, rest = random_split(n_total, n_train, seed)
+    if test_size and test_size < len(rest):
+        rest = np.sort(np.random.default_rng(1000 + seed).choice(rest, test_size, replace=False))
+    return train, rest
+
+
+def epochs_for(variant: Variant, n_train: int) -> int:
+    epochs = variant.train.get("epochs", 40)
+    if variant.steps:
+        batch = variant.train.get("batch_size", 16)
+        epochs = max(10, round(variant.steps / max(1, np.ceil(0.9 * n_train / batch))))
+    return epochs
+
+
+def new_surrogate(variant: Variant, objectives: tuple[str, ...], texts: list[str], seed: int):
+    from nasrlm.rlm_model import DecoderConfig, EncoderConfig
+    from nasrlm.surrogate import Surrogate
+    from nasrlm.text_tokenizer import TextTokenizerConfig
+
+    if variant.init == "default":
+        return Surrogate.pretrained(space="nb201")
+    if variant.init != "scratch":
+        return Surrogate.load(variant.init)
+    length = variant.scratch_max_length
+    return Surrogate.new(
+        objectives,
+        texts,
+        space="nb201",
+        tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=length, truncation="tail"),
+        encoder=EncoderConfig(d_model=128, n_layers=2, n_heads=4, d_ff=256, max_length=length),
+        decoder=DecoderConfig(d_model=128, n_layers=2, n_heads=4, d_ff=256),
+        seed=seed,
+    )
+
+
+def texts_for(form: str) -> list[str]:
+    """NB201's texts in the given form, for all archs (the live-only form is cached under runs/)."""
+    from search_spaces import get_space
+
+    space = get_space("nb201")
+    if form == "full":
+        return space.onnx_texts()
+    if form != "live":
+        raise ValueError(f"unknown text form {form!r}; valid: full, live")
+    import gzip
+
+    from search_spaces.nb201.space import _text_of_ops
+
+    path = Path("runs/nb201_texts_live.json.gz")
+    if path.is_file():
+        return json.loads(gzip.decompress(path.read_bytes()))
+    texts = [_text_of_ops(arch.ops, keep_dead=False) for arch in space.archs()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(json.dumps(texts).encode()))
+    return texts
+
+
+def fit_and_sample(variant: Variant, train_idx, test_idx, targets, seed: int, texts: list[str]):
+    """Samples [N_test, S, K] and [N_train, S, K] of OBJECTIVES, and the fit time."""
+    from nasrlm.training import TrainConfig
+
+    groups = [(name,) for name in OBJECTIVES] if variant.separate else [OBJECTIVES]
+    config_fields = {k: v for k, v in variant.train.items() if k != "epochs"}
+    test_parts, train_parts, fit_seconds, epochs = [], [], 0.0, []
+    for group in groups:
+        members_test, members_train = [], []
+        for member in range(variant.ensemble):
+            model_seed = seed + 7919 * member
+            surrogate = new_surrogate(variant, group, [texts[i] for i in train_idx], model_seed)
+            config = TrainConfig(
+                **config_fields, epochs=epochs_for(variant, len(train_idx)), seed=model_seed, progress=False
+            )
+            started = time.perf_counter()
+            result = surrogate.fit(
+                [texts[i] for i in train_idx],
+                {name: targets[name][train_idx] for name in group},
+                config,
+                target_transform=variant.target_transform,
+            )
+            fit_seconds += time.perf_counter() - started
+            epochs.append(result.epochs)
+            kwargs = {"num_samples": variant.samples, "objectives": group, "joint": variant.joint}
+            started = time.perf_counter()
+            members_test.append(surrogate.sample([texts[i] for i in test_idx], seed=seed, **kwargs))
+            predict_seconds = time.perf_counter() - started
+            members_train.append(surrogate.sample([texts[i] for i in train_idx], seed=seed, **kwargs))
+        test_parts.append(np.concatenate(members_test, axis=1))
+        train_parts.append(np.concatenate(members_train, axis=1))
+    return np.concatenate(test_parts, axis=2), np.concatenate(train_parts, axis=2), fit_seconds, epochs, predict_seconds
+
+
+def coverage(samples: np.ndarray, truth: np.ndarray, level: float) -> float:
+    low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=1)
+    return float(np.mean((truth >= low) & (truth <= high)))
+
+
+def run_one(name: str, size: int, seed: int, test_size: int) -> dict:
+    from search_spaces import get_space
+
+    variant = VARIANTS[name]
+    space = get_space("nb201")
+    train_idx, test_idx = split(space.size, size, seed, test_size)
+    targets = {name: space.values(name) for name in OBJECTIVES}
+    texts = texts_for(variant.text)
+    test_s, train_s, fit_seconds, epochs, predict_seconds = fit_and_sample(
+        variant, train_idx, test_idx, targets, seed, texts
+    )
+    row = {
+        "variant": name,
+        "size": size,
+        "seed": seed,
+        "test_archs": len(test_idx),
+        "fit_s": round(fit_seconds, 1),
+        "epochs": epochs,
+        "archs_per_s": round(len(test_idx) / predict_seconds, 1),
+    }
+    for k, objective in enumerate(OBJECTIVES):
+        truth, point = targets[objective][test_idx], np.median(test_s[:, :, k], axis=1)
+        row[f"{objective}_tau"] = float(kendalltau(point, truth)[0])
+        row[f"{objective}_rho"] = float(spearmanr(point, truth)[0])
+        row[f"{objective}_rho_mean"] = float(spearmanr(test_s[:, :, k].mean(1), truth)[0])
+        row[f"{objective}_train_rho"] = float(
+            spearmanr(np.median(train_s[:, :, k], axis=1), targets[objective][train_idx])[0]
+        )
+        row[f"{objective}_cover50"] = coverage(test_s[:, :, k], truth, 0.5)
+        row[f"{objective}_cover90"] = coverage(test_s[:, :, k], truth, 0.9)
+    return row
+
+
+def print_table(rows: list[dict], variants: list[str], sizes: list[int], seeds: list[int]) -> None:
+    keys = [
+        ("acc_tau", "acc tau"),
+        ("acc_rho", "acc rho"),
+        ("acc_train_rho", "acc rho(train)"),
+        ("latency_pixel3_rho", "pixel3 rho"),
+        ("latency_eyeriss_rho", "eyeriss rho"),
+        ("acc_cover90", "acc cov90"),
+        ("fit_s", "fit s"),
+    ]
+    print(f"{'variant':<20} {'N':>5} {'n':>2} " + " ".join(f"{label:>14}" for _, label in keys))
+    for name in variants:
+        for size in sizes:
+            chosen = [r for r in rows if r["variant"] == name and r["size"] == size and r["seed"] in seeds]
+            if not chosen:
+                continue
+            cells = []
+            for key, _ in keys:
+                values = np.array([r[key] for r in chosen], dtype=float)
+                cells.append(f"{values.mean():.3f}+-{values.std():.3f}" if len(values) > 1 else f"{values[0]:.3f}")
+            print(f"{name:<20} {size:>5} {len(chosen):>2} " + " ".join(f"{c:>14}" for c in cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default="shipped,whole,whole_tt")
+    parser.add_argument("--sizes", default="156,781")
+    parser.add_argument("--seeds", default="100")
+    parser.add_argument("--test-size", type=int, default=1500)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("runs/ablate_rlm.jsonl"))
+    parser.add_argument("--list", action="store_true", help="list the variants and exit")
+    parser.add_argument("--table", action="store_true", help="print the table of what --out holds and exit")
+    args = parser.parse_args()
+    if args.list:
+        for name, variant in VARIANTS.items():
+            print(f"{name:<20} {variant.description}")
+        return
+    import torch
+
+    torch.set_num_threads(args.threads)
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def done_rows() -> list[dict]:
+        return [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.is_file() else []
+
+    if not args.table:
+        for seed in seeds:
+            for size in sizes:
+                for name in variants:
+                    if any(r["variant"] == name and r["size"] == size and r["seed"] == seed for r in done_rows()):
+                        continue
+                    row = run_one(name, size, seed, args.test_size)
+                    row["recipe"] = dataclasses.asdict(VARIANTS[name])
+                    with args.out.open("a") as handle:  # one line per run: other processes may append too
+                        handle.write(json.dumps(row) + "\n")
+                    print(
+                        f"{name} N={size} seed={seed}: acc tau {row['acc_tau']:.3f} (train rho "
+                        f"{row['acc_train_rho']:.3f}), pixel3 rho {row['latency_pixel3_rho']:.3f}, eyeriss rho "
+                        f"{row['latency_eyeriss_rho']:.3f}, fit {row['fit_s']:.0f} s",
+                        flush=True,
+                    )
+    print_table(done_rows(), variants, sizes, seeds)
+
+
+if __name__ == "__main__":
+    main()

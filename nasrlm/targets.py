@@ -1,0 +1,77 @@
+"""Per-objective target transforms: what the decoder writes instead of the raw metric.
+
+The number tokenizer writes ``sign exponent d1 d2 d3 d4``. On raw metrics the first tokens carry
+little (accuracy is always ``<+> <E1> <8|9>``) and objectives differ in scale: a new objective's
+embedding starts where the others were, so its first predictions carry their scale (a phone's
+latency under-predicted by half). A transform maps each objective's training range onto [1, 9]:
+the exponent is then always ``<E0>``, the first digit is a decile of the range, and every later
+digit refines it, whatever the metric's unit. Latencies, FLOPs and other right-skewed positive
+metrics are mapped on a log scale, so that their many small values are not crammed into one digit.
+
+The transform is fitted once, when an objective is first trained, and kept with the model, so a
+model fine-tuned again (a search refitting after every few trials) keeps reading its own numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.stats import skew
+
+__all__ = ["TRANSFORM_KINDS", "TargetTransform"]
+
+TRANSFORM_KINDS = ("identity", "affine", "log_affine", "auto")
+_LOW, _HIGH = 1.0, 9.0  # the training range lands here: exponent 0, with room up to 10 to extrapolate
+
+
+@dataclass(frozen=True)
+class TargetTransform:
+    kind: Literal["identity", "affine", "log_affine"] = "identity"
+    low: float = 0.0  # the training range, after the log for ``log_affine``
+    high: float = 1.0
+
+    @classmethod
+    def fit(cls, values: np.ndarray, kind: str = "auto") -> TargetTransform:
+        """The transform of ``kind`` for these training values; ``auto`` picks log or not by skewness."""
+        if kind not in TRANSFORM_KINDS:
+            raise ValueError(f"unknown target transform {kind!r}; valid: {', '.join(TRANSFORM_KINDS)}")
+        values = np.asarray(values, dtype=np.float64)
+        if kind == "identity" or len(values) == 0:
+            return cls()
+        positive = bool((values > 0).all())
+        if kind == "auto":
+            # Log where it makes the distribution more symmetric (latency, FLOPs), not otherwise
+            # (accuracy is skewed left: a log would skew it further).
+            symmetric_in_log = positive and len(values) > 2 and abs(skew(np.log(values))) < abs(skew(values))
+            kind = "log_affine" if symmetric_in_log else "affine"
+        if kind == "log_affine" and not positive:
+            raise ValueError("a log_affine target transform needs positive values; use affine")
+        scaled = np.log(values) if kind == "log_affine" else values
+        low, high = float(scaled.min()), float(scaled.max())
+        if high - low < 1e-12 * max(1.0, abs(low)):  # a constant: any width maps it to the middle
+            low, high = low - 0.5, high + 0.5
+        return cls(kind, low, high)  # type: ignore[arg-type]
+
+    def forward(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        if self.kind == "identity":
+            return values
+        scaled = np.log(np.maximum(values, 1e-300)) if self.kind == "log_affine" else values
+        return _LOW + (_HIGH - _LOW) * (scaled - self.low) / (self.high - self.low)
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        if self.kind == "identity":
+            return values
+        scaled = self.low + (values - _LOW) * (self.high - self.low) / (_HIGH - _LOW)
+        # exp of a far-out sample overflows; clip to a range no metric reaches instead of inf.
+        return np.exp(np.clip(scaled, -700, 700)) if self.kind == "log_affine" else scaled
+
+    def to_dict(self) -> dict[str, float | str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TargetTransform:
+        return cls(data["kind"], float(data["low"]), float(data["high"]))

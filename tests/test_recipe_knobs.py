@@ -1,0 +1,133 @@
+"""Recipe knobs of the RLM on tiny models: target transforms, objective dropout and marginal decoding,
+layer-wise learning rates, weight decay on matrices only, and the user's RNG left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from nasrlm.rlm_model import DecoderConfig, EncoderConfig
+from nasrlm.surrogate import Surrogate
+from nasrlm.targets import TargetTransform
+from nasrlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.training import TrainConfig, _drop_objectives, _optimizer
+
+TINY_ENCODER = EncoderConfig(d_model=32, n_layers=2, n_heads=2, d_ff=64, max_length=64)
+TINY_DECODER = DecoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64)
+
+
+def _texts(n: int, seed: int) -> tuple[list[str], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    convs = rng.integers(0, 9, n)
+    texts = ["\n".join(["graph", *(["t = Conv (x)"] * int(c)), "end"]) for c in convs]
+    return texts, convs.astype(float)
+
+
+def _surrogate(texts: list[str], objectives: tuple[str, ...]) -> Surrogate:
+    return Surrogate.new(
+        objectives,
+        texts,
+        tokenizer=TextTokenizerConfig(vocab_size=300, max_length=64),
+        encoder=TINY_ENCODER,
+        decoder=TINY_DECODER,
+        seed=0,
+    )
+
+
+@pytest.mark.parametrize("kind", ["affine", "log_affine"])
+def test_target_transform_round_trips_and_spans_one_exponent(kind):
+    values = np.array([0.3, 1.0, 7.5, 40.0, 212.0])
+    transform = TargetTransform.fit(values, kind)
+    forward = transform.forward(values)
+    assert forward.min() == pytest.approx(1.0) and forward.max() == pytest.approx(9.0)
+    np.testing.assert_allclose(transform.inverse(forward), values, rtol=1e-12)
+    assert TargetTransform.from_dict(transform.to_dict()) == transform
+
+
+def test_auto_transform_logs_right_skewed_positive_values_only():
+    rng = np.random.default_rng(0)
+    latency = np.exp(rng.normal(1.0, 0.8, 500))  # log-normal: right-skewed
+    accuracy = 94 - np.exp(rng.normal(1.0, 0.8, 500))  # left-skewed; a log would skew it further
+    assert TargetTransform.fit(latency, "auto").kind == "log_affine"
+    assert TargetTransform.fit(accuracy, "auto").kind == "affine"
+    assert TargetTransform.fit(accuracy - 100, "auto").kind == "affine"  # not all positive
+    assert TargetTransform.fit(np.full(5, 3.0), "affine").forward(np.array([3.0]))[0] == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="valid: identity, affine, log_affine, auto"):
+        TargetTransform.fit(latency, "quantile")
+
+
+def test_transformed_objective_is_predicted_in_its_own_units_and_kept_on_reload(tmp_path):
+    texts, convs = _texts(200, seed=0)
+    latency = 1e-4 * (1 + convs)  # tiny values: without a transform they would sit in a few exponents
+    surrogate = _surrogate(texts, ("y",))
+    config = TrainConfig(epochs=20, batch_size=16, lr=3e-3, progress=False)
+    surrogate.fit(texts, {"latency": latency}, config, raw_text=True, target_transform="log_affine")
+    assert surrogate.target_transforms["latency"].kind == "log_affine"
+    assert surrogate.target_transforms["y"].kind == "identity"  # never trained: untouched
+    test_texts, test_convs = _texts(60, seed=1)
+    point = surrogate.predict(test_texts, num_samples=8, objectives=["latency"], raw_text=True).point["latency"]
+    assert spearmanr(point, test_convs)[0] > 0.8
+    assert np.median(np.abs(point / (1e-4 * (1 + test_convs)) - 1)) < 0.3  # in the metric's units
+    # A second fit keeps the transform fitted first, even on values outside its range.
+    surrogate.fit(texts[:40], {"latency": latency[:40] * 3}, TrainConfig(epochs=1, progress=False), raw_text=True)
+    assert surrogate.target_transforms["latency"].high == pytest.approx(np.log(latency.max()))
+    loaded = Surrogate.load(surrogate.save(tmp_path / "m"))
+    assert loaded.target_transforms == surrogate.target_transforms
+
+
+def test_objective_dropout_keeps_one_present_objective_per_row():
+    present = torch.tensor([[True, True, True], [True, False, False], [False, False, False]] * 50)
+    kept = _drop_objectives(present, 0.9, torch.Generator().manual_seed(0))
+    assert not (kept & ~present).any()  # never adds an objective a row lacks
+    assert kept[present.any(1)].any(1).all()  # every row with objectives keeps one
+    assert not kept[~present.any(1)].any()
+    assert 0 < kept[0::3].sum() < present[0::3].sum()  # but hides many
+
+
+def test_later_objective_predicted_from_sampled_or_no_context():
+    """b = 2a exactly: a joint model may learn to copy a. Trained with objective dropout, it also
+    predicts b well when a is sampled (joint) and from the input alone (marginal)."""
+    texts, convs = _texts(240, seed=2)
+    a = 10.0 + convs
+    surrogate = _surrogate(texts, ("a", "b"))
+    config = TrainConfig(epochs=25, batch_size=16, lr=3e-3, objective_dropout=0.5, progress=False)
+    surrogate.fit(texts, {"a": a, "b": 2 * a}, config, raw_text=True)
+    test_texts, test_convs = _texts(60, seed=3)
+    for joint in (True, False):
+        samples = surrogate.sample(test_texts, num_samples=8, objectives=["b"], raw_text=True, joint=joint)
+        assert spearmanr(np.median(samples[:, :, 0], axis=1), test_convs)[0] > 0.85, joint
+    # Marginal decoding of b alone equals b's column when both are decoded marginally.
+    alone = surrogate.sample(test_texts[:5], num_samples=4, objectives=["b"], raw_text=True, joint=False, seed=1)
+    both = surrogate.sample(test_texts[:5], num_samples=4, objectives=["b", "a"], raw_text=True, joint=False, seed=1)
+    np.testing.assert_array_equal(alone[..., 0], both[..., 0])
+
+
+def test_layerwise_rates_and_decay_on_matrices_only():
+    texts, _ = _texts(10, seed=0)
+    model = _surrogate(texts, ("y",)).model
+    config = TrainConfig(lr=1e-3, encoder_lr_scale=0.5, layer_lr_decay=0.5, weight_decay=0.1)
+    optimizer = _optimizer(model, config)
+    rate_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    decay_of = {id(p): g["weight_decay"] for g in optimizer.param_groups for p in g["params"]}
+    encoder = dict(model.encoder.named_parameters())
+    # Two layers: the top layer at 0.5 x lr x 0.5, the bottom one at 0.5 x lr x 0.25, embeddings x 0.125.
+    assert rate_of[id(encoder["layers.layers.1.linear1.weight"])] == pytest.approx(2.5e-4)
+    assert rate_of[id(encoder["layers.layers.0.linear1.weight"])] == pytest.approx(1.25e-4)
+    assert rate_of[id(encoder["embed.weight"])] == pytest.approx(6.25e-5)
+    assert rate_of[id(model.head.weight)] == pytest.approx(1e-3)
+    assert decay_of[id(model.head.weight)] == 0.1 and decay_of[id(model.head.bias)] == 0.0
+    assert decay_of[id(model.final_norm.weight)] == 0.0
+    frozen = _optimizer(model, TrainConfig(freeze_encoder=True))
+    assert not {id(p) for p in model.encoder.parameters()} & {id(p) for g in frozen.param_groups for p in g["params"]}
+
+
+def test_fitting_leaves_the_global_torch_rng_alone():
+    texts, convs = _texts(30, seed=0)
+    surrogate = _surrogate(texts, ("y",))
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    surrogate.fit(texts, {"y": convs}, TrainConfig(epochs=1, progress=False, seed=7), raw_text=True)
+    torch.testing.assert_close(torch.rand(3), expected)
