@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import threading
 import warnings
 from collections.abc import Collection, Iterable
 from pathlib import Path
@@ -47,6 +48,10 @@ __all__ = [
 ]
 
 DEFAULT_OPSET = 18
+# torch's TorchScript exporter keeps process-wide state while it runs, and ``catch_warnings``
+# swaps the process-wide warning filters: two threads exporting at once (an RLM sampler under
+# ``study.optimize(n_jobs=2)``) corrupt each other, so exports take turns.
+_EXPORT_LOCK = threading.Lock()
 FUNCTION_DOMAIN = "local"
 _FLOAT_TYPES = {
     onnx.TensorProto.FLOAT,
@@ -76,7 +81,7 @@ def export_module(
     module.eval()
     buffer = io.BytesIO()
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with _EXPORT_LOCK, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(module, args, buffer, dynamo=False, opset_version=opset)
     finally:

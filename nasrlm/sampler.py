@@ -10,16 +10,27 @@ greedily, each added to the front at its predicted median before the next is pic
 does not crowd one spot). One round serves ``proposals_per_fit`` trials: fitting and scoring cost
 seconds, and spreading them keeps the time per trial low.
 
-The sampler knows nothing of search spaces: it takes Optuna distributions and a function from
-trial parameters to the network (ONNX text, an ``onnx.ModelProto`` or a ``(module, input)`` pair),
-so it drops into anyone's study. Constraints are Optuna's (``trial.set_constraint(name, value)``,
-feasible when every value is <= 0): the RLM learns each constraint's value as one more objective
-and weighs each sample's improvement by whether that sample is feasible.
+The sampler knows nothing of search spaces: it takes the names (and default distributions) of the
+parameters that describe a network and a function from those parameters to the network (ONNX
+text, an ``onnx.ModelProto`` or a ``(module, input)`` pair), so it drops into anyone's study. It
+proposes only the network's parameters, over the distributions the study's objective suggests them
+with now; any other parameter of the objective (a learning rate, a dropout) is sampled
+independently, at random. Constraints are Optuna's (``trial.set_constraint(name, value)``, feasible
+when every value is <= 0): the RLM learns each constraint's value as one more objective and weighs
+each sample's improvement by whether that sample is feasible.
+
+What the surrogate predicted for a proposed network is kept in the study (read it with
+:func:`stored_predictions`), for the trials that evaluated exactly the network it was made for.
+The sampler is safe to share between the threads of ``study.optimize(..., n_jobs=...)``: proposing
+and fitting are serialized, and a network handed to one thread is not handed to another.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,9 +47,15 @@ from .inputs import to_texts
 from .pareto import hypervolume_improvement, pareto_mask, to_minimization
 from .training import TrainConfig
 
-__all__ = ["PREDICTION_ATTR", "RLMSampler", "RLMSamplerConfig"]
+__all__ = ["PREDICTION_ATTR", "RLMSampler", "RLMSamplerConfig", "stored_predictions"]
 
-PREDICTION_ATTR = "nasrlm:prediction"  # trial system attr: what the surrogate predicted when proposing it
+# Prefix of the study user attrs "nasrlm:prediction:<trial number>": what the surrogate predicted
+# for the network that trial evaluated, when it proposed it.
+PREDICTION_ATTR = "nasrlm:prediction"
+
+# Trials whose network is taken: being evaluated, evaluated, or waiting in the queue. A failed
+# trial's network is free again (a heartbeat retry, or a fix to the objective, may evaluate it).
+_TAKEN_STATES = (TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE, TrialState.PRUNED)
 
 
 @dataclass(frozen=True)
@@ -69,30 +86,59 @@ class RLMSamplerConfig:
             raise ValueError("the candidate pool is empty: pool_random + pool_mutations must be at least 1")
 
 
+def stored_predictions(study: Study) -> dict[int, dict[str, dict[str, float]]]:
+    """Trial number -> the RLM sampler's prediction for the network that trial evaluated.
+
+    Each prediction maps an objective name to its predicted ``median``, ``q05`` and ``q95``. Trials
+    the sampler did not propose (random start-up trials, enqueued networks) have none.
+    """
+    prefix = f"{PREDICTION_ATTR}:"
+    out = {int(key[len(prefix) :]): value for key, value in study.user_attrs.items() if key.startswith(prefix)}
+    for trial in study.get_trials(deepcopy=False):  # studies written by nasrlm 0.1 kept them on the trial
+        if PREDICTION_ATTR in trial.system_attrs:
+            out.setdefault(trial.number, trial.system_attrs[PREDICTION_ATTR])
+    return out
+
+
 def _key(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((name, repr(value)) for name, value in params.items()))
 
 
 def _random_value(distribution: BaseDistribution, rng: np.random.Generator) -> Any:
+    """A uniform draw (log-uniform for log distributions) as the plain Python value Optuna stores."""
     if isinstance(distribution, CategoricalDistribution):
-        return distribution.choices[rng.integers(len(distribution.choices))]
-    if isinstance(distribution, IntDistribution):
-        if distribution.log:
-            return round(math.exp(rng.uniform(math.log(distribution.low), math.log(distribution.high))))
-        steps = (distribution.high - distribution.low) // distribution.step
-        return distribution.low + distribution.step * int(rng.integers(steps + 1))
-    if isinstance(distribution, FloatDistribution):
-        if distribution.log:
-            return float(math.exp(rng.uniform(math.log(distribution.low), math.log(distribution.high))))
-        if distribution.step is not None:
-            steps = round((distribution.high - distribution.low) / distribution.step)
-            return distribution.low + distribution.step * int(rng.integers(steps + 1))
-        return float(rng.uniform(distribution.low, distribution.high))
-    raise TypeError(f"unsupported distribution {type(distribution).__name__}")
+        return distribution.choices[int(rng.integers(len(distribution.choices)))]
+    if not isinstance(distribution, (IntDistribution, FloatDistribution)):
+        raise TypeError(f"unsupported distribution {type(distribution).__name__}")
+    low, high, step = distribution.low, distribution.high, distribution.step
+    if distribution.log:
+        value = math.exp(rng.uniform(math.log(low), math.log(high)))
+    elif step is not None:
+        value = low + step * int(rng.integers(round((high - low) / step) + 1))
+    else:
+        value = rng.uniform(low, high)
+    # exp(log(high)) and low + k * step can land a rounding error outside the range
+    value = min(max(value, low), high)
+    return round(float(value)) if isinstance(distribution, IntDistribution) else float(value)
+
+
+def _contains(distribution: BaseDistribution, value: Any) -> bool:
+    """Whether ``distribution`` can produce ``value`` (a finished trial's value may lie outside a new range)."""
+    if isinstance(distribution, CategoricalDistribution):
+        return any(type(value) is type(choice) and value == choice for choice in distribution.choices)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return False
+    if not distribution.low <= value <= distribution.high:
+        return False
+    step = getattr(distribution, "step", None)
+    if step is None or getattr(distribution, "log", False):
+        return True
+    steps = (value - distribution.low) / step
+    return abs(steps - round(steps)) < 1e-8
 
 
 def _neighbours(params: Mapping[str, Any], space: Mapping[str, BaseDistribution], rng: np.random.Generator) -> list:
-    """Every one-step change of a categorical parameter; two random redraws of each numeric one."""
+    """Every one-step change of a categorical parameter of ``space``; two random redraws of each numeric one."""
     out = []
     for name, distribution in space.items():
         if isinstance(distribution, CategoricalDistribution):
@@ -103,12 +149,25 @@ def _neighbours(params: Mapping[str, Any], space: Mapping[str, BaseDistribution]
     return out
 
 
+@dataclass(frozen=True)
+class _Finished:
+    """A finished trial the surrogate can learn from: its network's parameters and text."""
+
+    trial: FrozenTrial
+    params: dict[str, Any]
+    text: str
+
+
 class RLMSampler(BaseSampler):
     """Optuna sampler that proposes trials by the RLM surrogate's expected hypervolume improvement.
 
     Args:
-        search_space: the Optuna distributions that describe one network.
-        to_network: trial parameters -> the network (ONNX text, ``onnx.ModelProto`` or ``(module, input)``).
+        search_space: the parameters that describe one network, with the distributions to use until
+            the study's trials say otherwise (the sampler follows the distributions the objective
+            suggests, so a widened range is explored). None: every parameter the study's finished
+            trials all have describes the network.
+        to_network: the network's parameters -> the network (ONNX text, ``onnx.ModelProto`` or
+            ``(module, input)``). A candidate it raises for is skipped, with one warning.
         objectives: names the surrogate decodes the study's values as (default: the study's metric
             names, else ``objective_0``, ...); reusing a name the surrogate knows reuses what it learned.
         surrogate: a :class:`nasrlm.surrogate.Surrogate`, the path of a saved one, or None for the default.
@@ -116,7 +175,7 @@ class RLMSampler(BaseSampler):
 
     def __init__(
         self,
-        search_space: Mapping[str, BaseDistribution],
+        search_space: Mapping[str, BaseDistribution] | None,
         to_network: Callable[[dict[str, Any]], Any],
         *,
         objectives: Sequence[str] | None = None,
@@ -124,9 +183,12 @@ class RLMSampler(BaseSampler):
         config: RLMSamplerConfig = RLMSamplerConfig(),
         seed: int | None = None,
     ) -> None:
-        if not search_space:
-            raise ValueError("search_space is empty: give the Optuna distributions that describe a network")
-        self.search_space = dict(search_space)
+        if search_space is not None and not search_space:
+            raise ValueError(
+                "search_space is empty: give the Optuna distributions that describe a network, or None to "
+                "model every parameter the study's trials share"
+            )
+        self.search_space = dict(search_space) if search_space is not None else None
         self.to_network = to_network
         self.objective_names = tuple(objectives) if objectives else None
         self.config = config
@@ -135,61 +197,161 @@ class RLMSampler(BaseSampler):
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self._random = RandomSampler(seed=seed)
-        self._texts: dict[tuple, str] = {}
+        self._texts: dict[tuple, str | None] = {}  # None: to_network raised for these parameters
         self._states: dict[str, torch.Tensor] = {}
-        self._queue: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (params, prediction)
-        self._fitted_on = -1  # how many finished trials the current queue was made from
+        self._queue: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (network parameters, prediction)
+        self._queued_from = -1  # how many finished trials the current queue was made from
+        self._fitted_on: tuple | None = None  # the study and trial numbers of the last fit
         self._fits = 0
+        # Proposals handed out and not yet told: trial number -> (network parameters, prediction).
+        self._pending: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._warned: set[str] = set()
+        # One thread at a time proposes or fits (the surrogate's weights are trained in place);
+        # independent draws have their own lock, so they do not wait for a fit.
+        self._lock = threading.RLock()
+        self._random_lock = threading.Lock()
         self.last_round: dict[str, float] = {}
 
     # --- Optuna's sampler contract ---------------------------------------------------------------
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return dict(self.search_space)
+        """The network's parameters, each with the distribution the latest finished trial suggested it with.
+
+        Like Optuna's ``IntersectionSearchSpace``, without a ``search_space`` only the parameters
+        every finished trial has are modelled; unlike it, a parameter whose range changed stays
+        modelled (with its newest range): the surrogate reads networks, so trials from the old
+        range remain good training data, and the new range is where the objective now looks.
+        """
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if not complete:
+            return {}
+        newest_first = sorted(complete, key=lambda t: t.number, reverse=True)
+        if self.search_space is not None:
+            names = list(self.search_space)
+        else:
+            shared = set.intersection(*(set(t.distributions) for t in complete))
+            names = sorted(shared)
+        space: dict[str, BaseDistribution] = {}
+        for name in names:
+            latest = next((t.distributions[name] for t in newest_first if name in t.distributions), None)
+            if latest is None and self.search_space is not None:
+                latest = self.search_space[name]
+            if latest is not None:
+                space[name] = latest
+        return space
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        names = self._names(study)  # a misconfiguration is reported at the first trial, not after the start-up
         if not search_space:
             return {}
-        finished = self._finished(study)
-        if len(finished) < self.config.n_startup_trials:
-            return {}  # random start, through sample_independent
-        busy = {_key(t.params) for t in study.get_trials(deepcopy=False) if t.params and t.number != trial.number}
-        stale = len(finished) - self._fitted_on >= self.config.proposals_per_fit
-        if stale or not any(_key(p) not in busy for p, _ in self._queue):
-            self._queue = self._propose(study, finished, busy)
-            self._fitted_on = len(finished)
-        while self._queue:
-            params, prediction = self._queue.pop(0)
-            if _key(params) not in busy:
-                study._storage.set_trial_system_attr(trial._trial_id, PREDICTION_ATTR, prediction)
-                return params
-        return {}  # nothing new left to propose: fall back on random sampling
+        with self._lock:
+            return self._sample_relative(study, trial, search_space, names)
 
     def sample_independent(
         self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
     ) -> Any:
-        return self._random.sample_independent(study, trial, param_name, param_distribution)
+        with self._random_lock:
+            return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+        with self._lock:
+            proposal = self._pending.pop(trial.number, None)
+        if proposal is None:
+            return
+        params, prediction = proposal
+        # A value fixed outside the sampler (enqueue_trial, PartialFixedSampler) may have replaced a
+        # proposed one: the prediction is kept only for the network it was made for.
+        if all(name in trial.params and trial.params[name] == value for name, value in params.items()):
+            study.set_user_attr(f"{PREDICTION_ATTR}:{trial.number}", prediction)
 
     def reseed_rng(self) -> None:
-        self._rng = np.random.default_rng()
-        self._random.reseed_rng()
+        with self._lock, self._random_lock:
+            self._rng = np.random.default_rng()
+            self._random.reseed_rng()
+
+    # --- proposing, one thread at a time -----------------------------------------------------------
+    def _sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution], names: list[str]
+    ) -> dict[str, Any]:
+        network_names = list(self.search_space) if self.search_space is not None else list(search_space)
+        if all(name in trial.params for name in network_names):
+            return {}  # a retried or fully enqueued trial: its network is set already
+        # enqueue_trial keeps its values here; a proposal must agree with them, or the prediction
+        # stored for the trial would be of another network.
+        fixed = {k: v for k, v in trial.system_attrs.get("fixed_params", {}).items() if k in network_names}
+        if len(fixed) == len(network_names):
+            return {}  # the whole network is enqueued: nothing to propose
+        undecided = [name for name in network_names if name not in search_space and name not in fixed]
+        if undecided:
+            self._warn_once(
+                "undecided",
+                f"RLMSampler: network parameter(s) {', '.join(undecided)} are not in the relative search space "
+                "(another sampler, e.g. PartialFixedSampler, decides them), so no network can be proposed; "
+                "these trials are sampled at random. Fix values with study.enqueue_trial instead.",
+            )
+            return {}
+        finished = self._finished(study, network_names)
+        if len(finished) < self.config.n_startup_trials:
+            return {}  # random start, through sample_independent
+        space = {name: search_space[name] for name in network_names if name in search_space and name not in fixed}
+        busy = self._taken(study, trial, network_names)
+
+        def usable(params: dict[str, Any]) -> bool:
+            return (
+                _key(params) not in busy
+                and all(params.get(name) == value for name, value in fixed.items())
+                and all(_contains(distribution, params.get(name)) for name, distribution in space.items())
+            )
+
+        if fixed:  # a round of its own, for this trial's fixed values; the shared queue stays as it is
+            proposals = self._propose(study, names, finished, busy, space, fixed)
+        else:
+            stale = len(finished) - self._queued_from >= self.config.proposals_per_fit
+            if stale or not any(usable(params) for params, _ in self._queue):
+                self._queue = self._propose(study, names, finished, busy, space, fixed)
+                self._queued_from = len(finished)
+            proposals = self._queue
+        for position, (params, prediction) in enumerate(proposals):
+            if usable(params):
+                del proposals[position]
+                self._pending[trial.number] = (params, prediction)
+                return {name: value for name, value in params.items() if name in search_space}
+        # Every network the pool found is taken: a random point, as an independent sampler would
+        # draw, but for every parameter of the relative space (Optuna's samplers all do so).
+        return {name: _random_value(distribution, self._rng) for name, distribution in space.items()}
+
+    def _taken(self, study: Study, trial: FrozenTrial, network_names: list[str]) -> set:
+        """Keys of the networks other trials hold (running, waiting, finished) or were handed."""
+        taken = {
+            _key({name: t.params[name] for name in network_names})
+            for t in study.get_trials(deepcopy=False, states=_TAKEN_STATES)
+            if t.number != trial.number and all(name in t.params for name in network_names)
+        }
+        taken |= {_key(params) for number, (params, _) in self._pending.items() if number != trial.number}
+        return taken
+
+    def _warn_once(self, what: str, message: str) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            warnings.warn(message, stacklevel=4)
 
     # --- the surrogate ---------------------------------------------------------------------------
     @property
     def surrogate(self) -> Any:
         """The surrogate as last fine-tuned (loaded on first use)."""
-        if self._surrogate is None:
-            from .surrogate import Surrogate
+        with self._lock:
+            if self._surrogate is None:
+                from .surrogate import Surrogate
 
-            source = self._surrogate_source
-            if source is None:
-                self._surrogate = Surrogate.pretrained()
-            elif isinstance(source, Surrogate):
-                self._surrogate = source
-            else:
-                self._surrogate = Surrogate.load(source)
-        return self._surrogate
+                source = self._surrogate_source
+                if source is None:
+                    self._surrogate = Surrogate.pretrained()
+                elif isinstance(source, Surrogate):
+                    self._surrogate = source
+                else:
+                    self._surrogate = Surrogate.load(source)
+            return self._surrogate
 
     def _names(self, study: Study) -> list[str]:
         names = list(self.objective_names or study.metric_names or [])
@@ -197,35 +359,74 @@ class RLMSampler(BaseSampler):
             names = [f"objective_{i}" for i in range(len(study.directions))]
         if len(names) != len(study.directions):
             raise ValueError(
-                f"{len(names)} objective names ({', '.join(names)}) for {len(study.directions)} objectives"
+                f"RLMSampler has {len(names)} objective names ({', '.join(names)}) for a study of "
+                f"{len(study.directions)} objectives; give one name per objective"
+            )
+        reference = self.config.reference_point
+        if reference is not None and len(reference) != len(names):
+            raise ValueError(
+                f"RLMSamplerConfig.reference_point has {len(reference)} values for {len(names)} objectives "
+                f"({', '.join(names)}); give one value per objective"
             )
         return names
 
-    def _text(self, params: Mapping[str, Any]) -> str:
+    def _text(self, params: Mapping[str, Any]) -> str | None:
+        """The network's text, or None when ``to_network`` (or reading its result) fails for ``params``."""
         key = _key(params)
         if key not in self._texts:
-            self._texts[key] = to_texts([self.to_network(dict(params))])[0]
+            try:
+                self._texts[key] = to_texts([self.to_network(dict(params))])[0]
+            except Exception as exc:  # a user's function: one bad network must not stop the study
+                self._texts[key] = None
+                self._warn_once(
+                    "to_network",
+                    f"RLMSampler: to_network raised {type(exc).__name__}: {exc} (for {dict(params)}); "
+                    "such networks are not proposed or learned from (warned once)",
+                )
         return self._texts[key]
 
-    def _finished(self, study: Study) -> list[FrozenTrial]:
+    def _finished(self, study: Study, network_names: list[str]) -> list[_Finished]:
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        out = [t for t in trials if t.values is not None and all(math.isfinite(v) for v in t.values)]
-        return [t for t in out if set(t.params) >= set(self.search_space)]
+        out = []
+        for t in trials:
+            usable = t.values is not None and all(math.isfinite(v) for v in t.values)
+            if not usable or not all(name in t.params for name in network_names):
+                continue
+            params = {name: t.params[name] for name in network_names}
+            text = self._text(params)
+            if text is not None:
+                out.append(_Finished(t, params, text))
+        return out
 
-    @staticmethod
-    def _constraint_keys(finished: list[FrozenTrial]) -> list[str]:
-        """Constraints every finished trial reports (``trial.set_constraint``)."""
-        keys = [set(t.constraints) for t in finished]
-        return sorted(set.intersection(*keys)) if keys else []
-
-    def _fit(self, names: list[str], finished: list[FrozenTrial]) -> None:
-        values = np.array([t.values for t in finished], dtype=np.float64)
+    def _fit(self, study: Study, names: list[str], finished: list[_Finished]) -> None:
+        numbers = (study.study_name, *(f.trial.number for f in finished))
+        if numbers == self._fitted_on:
+            return  # nothing new to learn since the last fit
+        values = np.array([f.trial.values for f in finished], dtype=np.float64)
         targets = {name: values[:, k] for k, name in enumerate(names)}
+        # A constraint some trials lack (they were added by a warm start) is learned from the trials
+        # that report it, in a second pass over those rows only: a missing value is not a zero.
+        partial: dict[str, list[int]] = {}
         for key in self._constraint_keys(finished):
-            targets[f"constraint:{key}"] = np.array([t.constraints[key] for t in finished], dtype=np.float64)
+            rows = [i for i, f in enumerate(finished) if key in f.trial.constraints]
+            if len(rows) == len(finished):
+                targets[f"constraint:{key}"] = np.array([finished[i].trial.constraints[key] for i in rows])
+            else:
+                partial[f"constraint:{key}"] = rows
         steps = self.config.first_fit_steps if self._fits == 0 else self.config.refit_steps
-        per_epoch = math.ceil(len(finished) / self.config.batch_size)
-        config = TrainConfig(
+        self.surrogate.fit([f.text for f in finished], targets, self._train_config(steps, len(finished)), raw_text=True)
+        for objective, rows in partial.items():
+            key = objective.removeprefix("constraint:")
+            known = objective in self.surrogate.objectives
+            column = {objective: np.array([finished[i].trial.constraints[key] for i in rows], dtype=np.float64)}
+            config = self._train_config(self.config.refit_steps if known else self.config.first_fit_steps, len(rows))
+            self.surrogate.fit([finished[i].text for i in rows], column, config, raw_text=True)
+        self._fits += 1
+        self._fitted_on = numbers
+
+    def _train_config(self, steps: int, rows: int) -> TrainConfig:
+        per_epoch = math.ceil(rows / self.config.batch_size)
+        return TrainConfig(
             epochs=max(1, math.ceil(steps / per_epoch)),
             batch_size=self.config.batch_size,
             lr=self.config.lr,
@@ -234,39 +435,52 @@ class RLMSampler(BaseSampler):
             seed=self._fits if self._seed is None else self._seed + self._fits,
             progress=False,
         )
-        texts = [self._text(t.params) for t in finished]
-        self.surrogate.fit(texts, targets, config, raw_text=True)
-        self._fits += 1
+
+    @staticmethod
+    def _constraint_keys(finished: list[_Finished]) -> list[str]:
+        """Constraints any finished trial reports (``trial.set_constraint``)."""
+        return sorted(set().union(*(f.trial.constraints for f in finished)))
 
     # --- proposing -------------------------------------------------------------------------------
-    def _pool(self, front_params: list[dict[str, Any]], busy: set) -> list[dict[str, Any]]:
-        seen = set(busy)
+    def _pool(
+        self,
+        front_params: list[dict[str, Any]],
+        taken: set,
+        space: Mapping[str, BaseDistribution],
+        fixed: Mapping[str, Any],
+    ) -> list[dict[str, Any]]:
+        """Candidates: mutations of the front, then random points; over ``space``, with ``fixed`` values."""
+        seen = set(taken)
         pool: list[dict[str, Any]] = []
 
         def add(params: dict[str, Any]) -> None:
             key = _key(params)
-            if key not in seen:
+            if key not in seen and all(_contains(d, params.get(name)) for name, d in space.items()):
                 seen.add(key)
                 pool.append(params)
 
-        mutations: list[dict[str, Any]] = []
-        for params in front_params:
-            mutations.extend(_neighbours(params, self.search_space, self._rng))
-        self._rng.shuffle(mutations)
-        for params in mutations[: self.config.pool_mutations]:
-            add(params)
-        tries = 0
-        while len(pool) < self.config.pool_mutations and front_params and tries < 4 * self.config.pool_mutations:
-            tries += 1  # two-step mutations fill the rest of the mutation share
-            start = front_params[self._rng.integers(len(front_params))]
-            first = _neighbours(start, self.search_space, self._rng)
-            second = _neighbours(first[self._rng.integers(len(first))], self.search_space, self._rng)
-            add(second[self._rng.integers(len(second))])
+        if space:
+            starts = [{**params, **fixed} for params in front_params]
+            mutations: list[dict[str, Any]] = []
+            for params in starts:
+                mutations.extend(_neighbours(params, space, self._rng))
+            self._rng.shuffle(mutations)
+            for params in mutations[: self.config.pool_mutations]:
+                add(params)
+            tries = 0
+            while len(pool) < self.config.pool_mutations and starts and tries < 4 * self.config.pool_mutations:
+                tries += 1  # two-step mutations fill the rest of the mutation share
+                start = starts[self._rng.integers(len(starts))]
+                first = _neighbours(start, space, self._rng)
+                if not first:
+                    break
+                second = _neighbours(first[self._rng.integers(len(first))], space, self._rng)
+                add(second[self._rng.integers(len(second))])
         target = len(pool) + self.config.pool_random
         tries = 0
         while len(pool) < target and tries < 4 * self.config.pool_random:
             tries += 1
-            add({name: _random_value(d, self._rng) for name, d in self.search_space.items()})
+            add({**{name: _random_value(d, self._rng) for name, d in space.items()}, **fixed})
         return pool
 
     @staticmethod
@@ -274,18 +488,24 @@ class RLMSampler(BaseSampler):
         nadir, ideal = front.max(0), front.min(0)
         return nadir + 0.1 * np.maximum(nadir - ideal, 1e-9 + 0.1 * np.abs(nadir))
 
-    def _propose(self, study: Study, finished: list[FrozenTrial], busy: set) -> list[tuple[dict, dict]]:
-        import time
-
+    def _propose(
+        self,
+        study: Study,
+        names: list[str],
+        finished: list[_Finished],
+        taken: set,
+        space: Mapping[str, BaseDistribution],
+        fixed: Mapping[str, Any],
+    ) -> list[tuple[dict, dict]]:
         started = time.perf_counter()
-        names = self._names(study)
         maximize = [d == StudyDirection.MAXIMIZE for d in study.directions]
-        self._fit(names, finished)
+        self._fit(study, names, finished)
         fitted = time.perf_counter()
 
-        observed = to_minimization(np.array([t.values for t in finished]), maximize)
+        observed = to_minimization(np.array([f.trial.values for f in finished]), maximize)
         constraint_keys = self._constraint_keys(finished)
-        feasible = np.array([all(t.constraints[k] <= 0 for k in constraint_keys) for t in finished])
+        # Optuna's rule: a trial is feasible when every constraint it reports is <= 0.
+        feasible = np.array([all(v <= 0 for v in f.trial.constraints.values()) for f in finished])
         front_rows = np.flatnonzero(feasible)[pareto_mask(observed[feasible])] if feasible.any() else np.array([], int)
         front = observed[front_rows] if len(front_rows) else np.zeros((0, len(names)))
         if self.config.reference_point is not None:
@@ -293,13 +513,13 @@ class RLMSampler(BaseSampler):
         else:
             reference = self._reference(front if len(front) else observed)
 
-        # Candidates: one text each; networks equal to a finished or running one are not worth a query.
-        pool = self._pool([dict(finished[i].params) for i in front_rows], busy)
-        known = {self._text(t.params) for t in finished}
-        candidates, texts, seen_texts = [], [], set(known)
+        # Candidates: one text each; networks equal to a finished or taken one are not worth a query.
+        pool = self._pool([finished[i].params for i in front_rows], taken, space, fixed)
+        seen_texts = {f.text for f in finished}
+        candidates, texts = [], []
         for params in pool:
             text = self._text(params)
-            if text not in seen_texts:
+            if text is not None and text not in seen_texts:
                 seen_texts.add(text)
                 candidates.append(params)
                 texts.append(text)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .cache import atomic_write_bytes, atomic_write_text
 from .pareto import hypervolume, pareto_mask, to_minimization
-from .sampler import PREDICTION_ATTR
+from .sampler import stored_predictions
 
 if TYPE_CHECKING:
     from .search import SearchConfig, SearchResult
@@ -89,13 +89,14 @@ def trials_frame(study: Any, objectives: Sequence[str], front: set[int] | None =
     import pandas as pd
 
     rows = []
+    predictions = stored_predictions(study)
     for trial in _complete(study):
         row: dict[str, Any] = {"trial": trial.number, "arch": trial.user_attrs.get("arch", json.dumps(trial.params))}
         row |= dict(zip(objectives, trial.values, strict=True))
         extra = {k: v for k, v in trial.user_attrs.items() if k not in ("arch", *objectives)}
         row |= extra
         row["feasible"] = _feasible(trial)
-        prediction = trial.system_attrs.get(PREDICTION_ATTR)
+        prediction = predictions.get(trial.number)
         for name in objectives:
             for stat in ("median", "q05", "q95"):
                 row[f"pred_{name}_{stat}"] = prediction[name][stat] if prediction else math.nan

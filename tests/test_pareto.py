@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
-from optuna._hypervolume import compute_hypervolume
 
 from nasrlm.pareto import hypervolume, hypervolume_improvement, pareto_mask, to_minimization
 
@@ -20,13 +21,24 @@ def test_pareto_mask_matches_brute_force(k):
     assert np.array_equal(pareto_mask(points), brute_mask(points))
 
 
-@pytest.mark.parametrize("k", [1, 2, 3])
-def test_hypervolume_matches_optuna_wfg(k):
+def inclusion_exclusion_hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
+    """The union of the boxes [p, reference] by inclusion-exclusion: slow, obviously exact."""
+    boxes = [p for p in points if np.all(p < reference)]
+    total = 0.0
+    for size in range(1, len(boxes) + 1):
+        for subset in itertools.combinations(boxes, size):
+            corner = np.max(subset, axis=0)  # the intersection of boxes is the box of their worst corner
+            total += (-1) ** (size + 1) * np.prod(reference - corner)
+    return total
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_hypervolume_matches_inclusion_exclusion(k):
     rng = np.random.default_rng(10 + k)
     for _ in range(10):
-        points = rng.random((25, k))
+        points = rng.random((9, k)) * 1.1  # some beyond the reference
         reference = np.full(k, 1.05)
-        expected = compute_hypervolume(points[pareto_mask(points)], reference) if k > 1 else 1.05 - points.min()
+        expected = inclusion_exclusion_hypervolume(points, reference)
         assert hypervolume(points, reference) == pytest.approx(expected, abs=1e-12)
 
 
@@ -36,7 +48,7 @@ def test_hypervolume_ignores_points_beyond_the_reference():
     assert hypervolume(np.array([[0.5, 0.5]]), [1.0, 1.0]) == pytest.approx(0.25)
 
 
-@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
 def test_improvement_equals_hypervolume_difference(k):
     rng = np.random.default_rng(20 + k)
     front = rng.random((15, k))
@@ -54,6 +66,16 @@ def test_improvement_equals_hypervolume_difference(k):
 def test_improvement_over_an_empty_front_is_the_box():
     gains = hypervolume_improvement(np.array([[0.5, 0.5], [2.0, 0.0]]), np.zeros((0, 2)), [1.0, 1.0])
     assert gains == pytest.approx([0.25, 0.0])
+    gains = hypervolume_improvement(np.array([[0.5, 0.5, 0.5]]), np.zeros((0, 3)), [1.0, 1.0, 1.0])
+    assert gains == pytest.approx([0.125])
+
+
+def test_improvement_is_computed_in_chunks_alike():
+    rng = np.random.default_rng(3)
+    front, candidates, reference = rng.random((12, 3)), rng.random((500, 3)) * 1.2 - 0.1, np.full(3, 1.1)
+    whole = hypervolume_improvement(candidates, front, reference)
+    assert np.array_equal(hypervolume_improvement(candidates, front, reference, chunk=7), whole)
+    assert (whole > 0).any() and (whole == 0).any()
 
 
 def test_to_minimization_negates_maximized_objectives():

@@ -17,7 +17,7 @@ import pytest
 
 from nasrlm.cli import main
 from nasrlm.pareto import hypervolume, pareto_mask, to_minimization
-from nasrlm.sampler import PREDICTION_ATTR, RLMSamplerConfig
+from nasrlm.sampler import RLMSamplerConfig, stored_predictions
 from nasrlm.search import SearchConfig, SearchError, parse_constraint, run_search
 from search_spaces import get_space
 
@@ -88,7 +88,7 @@ def test_rlm_sampler_search_stores_its_predictions(tmp_path):
     )
     result = run_search(SearchConfig(budget=12, reference=REFERENCE, out=str(tmp_path), progress=False, rlm=small))
     study = result.study
-    proposed = [t for t in study.trials if PREDICTION_ATTR in t.system_attrs]
+    proposed = [t for t in study.trials if t.number in stored_predictions(study)]
     assert len(proposed) >= 5
     assert result.trials["pred_acc_median"].notna().sum() == len(proposed)
     assert len(set(result.trials["arch"])) == len(result.trials)  # the RLM never asks for a network twice
