@@ -1,17 +1,24 @@
 """Pretrain the default RLM shipped with nasrlm, on labels anyone can compute for free.
 
-Usage: python experiments/pretrain_default.py [--minutes 25] [--out nasrlm/pretrained/default]
-                                              [--work runs/pretrain] [--latency-archs 2000]
+Usage: python experiments/pretrain_default.py [--minutes 60] [--labels counts,graph,proxies,ort]
+           [--work runs/pretrain] [--out runs/pretrain/model] [--max-length 512] [--layers 2]
 
-Labels, over every NAS-Bench-201 architecture (no accuracy and no benchmark latency, which are
+Labels, for every NAS-Bench-201 architecture (never accuracy and never benchmark latency, which are
 what the model is later evaluated on):
-  flops, params           exact counts of the network;
-  onnx_nodes, onnx_convs  nodes and Conv nodes the flat ONNX graph executes;
-  ort_latency_ms          batch-1 latency measured here with onnxruntime (1 thread, median of 10
-                          runs), for a random subset of --latency-archs architectures: rows without
-                          it simply train the other objectives.
-Everything is resumable: labels are cached in --work, and training checkpoints there, so an
-interrupted run picks up where it stopped when run again with the same arguments.
+  counts   flops, params (of the network), onnx_nodes, onnx_convs (of the flat exported graph);
+  graph    structure of the full graph, every op the network runs (nasrlm.free_labels.graph_labels):
+           longest path in convs and in nodes, number of input-to-output paths, dead nodes, whether
+           the output depends on the input;
+  proxies  zero-cost proxies of the untrained network on synthetic inputs (synflow, NASWOT,
+           grad_norm, SNIP, jacob_cov), from experiments/free_labels_nb201.py's table for the archs
+           it has done so far (rows without them train the other labels);
+  ort      onnxruntime latency measured here (nasrlm/data/nb201_latency_ort_epyc_1t.csv.xz, 1,000 archs).
+Each label gets a target transform (nasrlm.targets, fitted on its values) and objective dropout,
+so every label is decodable alone and the encoder, not the decoder's context, must carry it.
+
+Resumable: labels are cached in --work, and training checkpoints there, so an interrupted run picks up
+where it stopped when run again with the same arguments; --minutes bounds this run's training time
+(a rerun continues the same schedule). The model is written to --out, with a NOTE.md on how it was made.
 """
 
 from __future__ import annotations
@@ -19,77 +26,87 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from nasrlm.cache import atomic_write_text
-from nasrlm.latency import ort_latency_ms
 from nasrlm.rlm_model import DecoderConfig, EncoderConfig
 
-# The shipped model's size: inputs cut to their last 128 tokens (the cell function, at the end of
-# the text, is all that differs between NB201 networks), 2 + 2 layers of width 128.
-DEFAULT_MAX_LENGTH = 128
-DEFAULT_ENCODER = EncoderConfig(d_model=128, n_layers=2, n_heads=4, d_ff=256, max_length=DEFAULT_MAX_LENGTH)
-DEFAULT_DECODER = DecoderConfig(d_model=128, n_layers=2, n_heads=4, d_ff=256)
-FREE_OBJECTIVES = ("flops", "params", "onnx_nodes", "onnx_convs", "ort_latency_ms")
+LABEL_SETS = {
+    "counts": ("flops", "params", "onnx_nodes", "onnx_convs"),
+    "graph": ("longest_path_convs", "longest_path_nodes", "num_paths_log10", "dead_nodes", "output_reachable"),
+    "proxies": ("synflow_log10", "naswot", "grad_norm_log10", "snip_log10", "jacob_cov"),
+    "ort": ("ort_latency_ms",),
+}
+PROXY_TABLE = Path("runs/free_labels/nb201.csv")
 
 
-def _graph_counts(ops: tuple[str, ...]) -> tuple[int, int]:
+def _structure(ops: tuple[str, ...]) -> dict[str, float]:
+    from nasrlm.free_labels import graph_labels
     from search_spaces.nb201.onnx_builder import build_onnx
 
-    nodes = build_onnx(ops).graph.node
-    return len(nodes), sum(node.op_type == "Conv" for node in nodes)
+    live = build_onnx(ops).graph.node
+    full = graph_labels(build_onnx(ops, keep_dead=True))
+    return {
+        "onnx_nodes": float(len(live)),
+        "onnx_convs": float(sum(node.op_type == "Conv" for node in live)),
+        "longest_path_convs": full["longest_path_convs"],
+        "longest_path_nodes": full["longest_path_nodes"],
+        "num_paths_log10": float(np.log10(1.0 + full["num_paths"])),
+        "dead_nodes": full["dead_nodes"],
+        "output_reachable": full["output_reachable"],
+    }
 
 
-def free_labels(work: Path, latency_archs: int, seed: int = 0) -> dict[str, list[float | None]]:
-    """All free labels for all archs (None where not measured), cached in ``work/labels.json``."""
+def free_labels(work: Path) -> pd.DataFrame:
+    """Every label for every arch (NaN where not measured), the structural ones cached in ``work``."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from tqdm.auto import tqdm
 
     from search_spaces import get_space
 
-    path = work / "labels.json"
-    labels = json.loads(path.read_text()) if path.is_file() else {}
     space = get_space("nb201")
-    cells = [a.ops for a in space.archs()]
-    n = len(cells)
-    if "onnx_nodes" not in labels:
+    path = work / "structure.csv"
+    if path.is_file():
+        frame = pd.read_csv(path)
+    else:
+        cells = [a.ops for a in space.archs()]
         with ProcessPoolExecutor(2) as pool:
-            counts = list(tqdm(pool.map(_graph_counts, cells, chunksize=200), total=n, desc="graph counts"))
-        labels["flops"] = space.values("flops").tolist()
-        labels["params"] = space.values("params").tolist()
-        labels["onnx_nodes"] = [float(c[0]) for c in counts]
-        labels["onnx_convs"] = [float(c[1]) for c in counts]
-        atomic_write_text(path, json.dumps(labels))
-    latency = labels.get("ort_latency_ms") or [None] * n
-    chosen = np.random.default_rng(seed).permutation(n)[:latency_archs]
-    todo = [int(i) for i in chosen if latency[i] is None]
-    # Measured one at a time in this process (parallel runs would disturb each other's timings);
-    # saved every 100 archs so an interruption loses little.
-    for start in tqdm(range(0, len(todo), 100), desc="onnxruntime latency (x100 archs)"):
-        for i in todo[start : start + 100]:
-            latency[i] = ort_latency_ms(cells[i])
-        labels["ort_latency_ms"] = latency
-        atomic_write_text(path, json.dumps(labels))
-    labels["ort_latency_ms"] = latency
-    return labels
+            rows = list(tqdm(pool.map(_structure, cells, chunksize=100), total=len(cells), desc="graph labels"))
+        frame = pd.DataFrame(rows)
+        atomic_write_text(path, frame.to_csv(index=False))
+    frame["flops"] = space.values("flops")
+    frame["params"] = space.values("params")
+    for name in LABEL_SETS["proxies"] + LABEL_SETS["ort"]:
+        frame[name] = np.nan
+    if PROXY_TABLE.is_file():
+        proxies = pd.read_csv(PROXY_TABLE).drop_duplicates("index").set_index("index")
+        for name in LABEL_SETS["proxies"]:
+            frame.loc[proxies.index, name] = proxies[name].to_numpy()
+    from importlib.resources import files
+
+    ort = pd.read_csv(files("nasrlm") / "data" / "nb201_latency_ort_epyc_1t.csv.xz")
+    frame.loc[ort["index"].to_numpy(), "ort_latency_ms"] = ort["latency_ms"].to_numpy()
+    return frame
 
 
-def write_note(folder: Path, info: dict, stage1_loss: float, stage2_loss: float) -> None:
+def write_note(folder: Path, info: dict) -> None:
     """How the shipped model was made, next to it."""
+    counts = ", ".join(f"`{name}` ({n:,} archs)" for name, n in info["label_counts"].items())
     text = f"""# The default nasrlm RLM
 
-Made by `python experiments/pretrain_default.py` (see its docstring): {info["minutes"]} minutes of training on a
-2-core CPU, after the labels were computed (about 2 minutes).
+Made by `{info["command"]}` (see its docstring): {info["minutes"]} minutes of training on a 2-core CPU
+with one torch thread, {info["steps"]:,} steps, best validation loss {info["val_loss"]:.4f} ({info["stopped"]}).
 
-- Inputs: canonical ONNX text of all {info["archs"]:,} NAS-Bench-201 networks, BPE (4,096 symbols) learned on
-  4,000 of them, each cut to its last {DEFAULT_MAX_LENGTH} tokens (the cell function is at the end).
-- Model: built-in transformer encoder, 2 layers of width 128, and a 2-layer number decoder.
-- Objectives (labels anyone can compute; no accuracy and no benchmark latency): {", ".join(info["objectives"])}.
-  `ort_latency_ms` was measured here with onnxruntime for {info["ort_latency_archs"]:,} random architectures.
-- Stage 1: all architectures, the four exact labels, {info["stage1_steps"]} steps, validation loss {stage1_loss:.3f}.
-- Stage 2: the measured subset, all five labels, {info["stage2_steps"]} steps, validation loss {stage2_loss:.3f}.
+- Inputs: canonical ONNX text of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
+  (dead edges included), BPE ({info["vocab"]:,} symbols) learned on 4,000 of them; up to {info["max_length"]} tokens
+  (first and last halves of a longer text).
+- Model: built-in transformer encoder, {info["layers"]} layers of width {info["d_model"]}, and a 2-layer number decoder.
+- Labels (anyone can compute them; no accuracy and no benchmark latency): {counts}.
+  Each is written through a target transform fitted on its values, with objective dropout {info["dropout"]}.
 
 Fine-tuning adds the objectives a user needs (e.g. `acc`, `latency_pixel3`) as new decoder objectives.
 """
@@ -98,17 +115,23 @@ Fine-tuning adds the objectives a user needs (e.g. `acc`, `latency_pixel3`) as n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=25.0, help="training time budget")
+    parser.add_argument("--minutes", type=float, default=60.0, help="training time budget of this run")
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--latency-archs", type=int, default=1000)
+    parser.add_argument("--labels", default="counts,graph,proxies,ort")
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument("--objective-dropout", type=float, default=0.3)
     parser.add_argument("--work", type=Path, default=Path("runs/pretrain"))
-    parser.add_argument("--out", type=Path, default=Path("nasrlm/pretrained/default"))
+    parser.add_argument("--out", type=Path, default=None, help="default: WORK/model")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads; 1 is fastest for this small model on a 2-core machine"
-    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads; 1 leaves a core for other work")
     args = parser.parse_args()
+    unknown = [s for s in args.labels.split(",") if s not in LABEL_SETS]
+    if unknown:
+        parser.error(f"unknown label set(s) {unknown}; valid: {', '.join(LABEL_SETS)}")
     args.work.mkdir(parents=True, exist_ok=True)
+    out = args.out or args.work / "model"
     import torch
 
     torch.set_num_threads(args.threads)
@@ -119,74 +142,76 @@ def main() -> None:
     from search_spaces import get_space
 
     started = time.perf_counter()
-    labels = free_labels(args.work, args.latency_archs, args.seed)
-    print(f"labels ready in {time.perf_counter() - started:.0f} s")
+    labels = free_labels(args.work)
+    objectives = [name for group in args.labels.split(",") for name in LABEL_SETS[group]]
+    # The proxy table grows while it is computed; a resumed run must see the rows it started with.
+    frozen = args.work / "labels_used.csv"
+    if frozen.is_file():
+        labels = pd.read_csv(frozen)
+    else:
+        atomic_write_text(frozen, labels.to_csv(index=False))
+    counts = {name: int(labels[name].notna().sum()) for name in objectives}
+    print(f"labels ready in {time.perf_counter() - started:.0f} s: {counts}")
     space = get_space("nb201")
     texts = space.onnx_texts(progress=True)
     rng = np.random.default_rng(args.seed)
     tokenizer_texts = [texts[i] for i in rng.choice(len(texts), 4000, replace=False)]
+    width = args.d_model
     surrogate = Surrogate.new(
-        FREE_OBJECTIVES,
+        objectives[:1],
         tokenizer_texts,
         space="nb201",
-        tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=DEFAULT_MAX_LENGTH, truncation="tail"),
-        encoder=DEFAULT_ENCODER,
-        decoder=DEFAULT_DECODER,
+        tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=args.max_length, truncation="head_tail"),
+        encoder=EncoderConfig(d_model=width, n_layers=args.layers, n_heads=4, d_ff=2 * width, max_length=1024),
+        decoder=DecoderConfig(d_model=width, n_layers=2, n_heads=4, d_ff=2 * width),
         seed=args.seed,
     )
-    # Rows with an onnxruntime latency carry all five objectives; the others four. Training on the
-    # two groups separately keeps every batch's objectives uniform, so fit() gets one group at a time:
-    # first all archs on the four exact labels, then the measured subset on all five.
-    exact = {name: np.array(labels[name]) for name in FREE_OBJECTIVES[:4]}
-    measured = np.array([i for i, v in enumerate(labels["ort_latency_ms"]) if v is not None])
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=32,
         lr=1e-3,
         patience=3,
         val_fraction=0.05,
-        max_minutes=args.minutes * 0.75,
-        checkpoint_dir=str(args.work / "stage1"),
+        objective_dropout=args.objective_dropout,
+        max_minutes=args.minutes,
+        checkpoint_dir=str(args.work / "checkpoint"),
         seed=args.seed,
     )
-    first = surrogate.fit(space.archs(), exact, config)
+    result = surrogate.fit(
+        texts,
+        {name: labels[name].to_numpy(dtype=float) for name in objectives},
+        config,
+        target_transform="auto",
+        allow_missing=True,
+    )
     print(
-        f"stage 1 (all archs, exact labels): {first.steps} steps, {first.seconds:.0f} s, {first.stopped}, "
-        f"val loss {first.best_val_loss:.3f}"
+        f"{result.steps} steps, {result.seconds:.0f} s, {result.stopped}, best val loss {result.best_val_loss:.4f}",
+        flush=True,
     )
-    with_latency = {name: np.array(labels[name])[measured] for name in FREE_OBJECTIVES[:4]}
-    with_latency["ort_latency_ms"] = np.array([labels["ort_latency_ms"][i] for i in measured])
-    config = TrainConfig(
-        epochs=args.epochs,
-        batch_size=32,
-        lr=5e-4,
-        patience=3,
-        val_fraction=0.1,
-        max_minutes=args.minutes * 0.25,
-        checkpoint_dir=str(args.work / "stage2"),
-        seed=args.seed,
-    )
-    second = surrogate.fit([space.archs()[i] for i in measured], with_latency, config)
-    print(
-        f"stage 2 (+ onnxruntime latency, {len(measured)} archs): {second.steps} steps, {second.seconds:.0f} s, "
-        f"{second.stopped}, val loss {second.best_val_loss:.3f}"
-    )
-    surrogate.meta["pretraining"] = {
-        "script": "experiments/pretrain_default.py",
-        "objectives": list(FREE_OBJECTIVES),
+    info = {
+        "command": "python experiments/pretrain_default.py "
+        + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k in ("labels", "max_length", "layers")
+        ),
+        "labels": objectives,
+        "label_counts": counts,
         "archs": len(texts),
-        "ort_latency_archs": len(measured),
-        "stage1_steps": first.steps,
-        "stage2_steps": second.steps,
-        # Training time over all runs of this command (a resumed run counts the time before its interruption).
-        "minutes": round((first.seconds + second.seconds) / 60, 1),
+        "steps": result.steps,
+        "val_loss": result.best_val_loss,
+        "stopped": result.stopped,
+        "minutes": round(result.seconds / 60, 1),  # over all runs of this command (resumes included)
+        "vocab": surrogate.tokenizer.vocab_size,
+        "max_length": args.max_length,
+        "layers": args.layers,
+        "d_model": width,
+        "dropout": args.objective_dropout,
     }
-    surrogate.save(args.out)
-    write_note(args.out, surrogate.meta["pretraining"], first.best_val_loss, second.best_val_loss)
-    print(
-        f"saved {args.out} ({sum(f.stat().st_size for f in args.out.rglob('*') if f.is_file()) / 1e6:.1f} MB) "
-        f"after {(time.perf_counter() - started) / 60:.1f} min"
-    )
+    surrogate.meta["pretraining"] = info
+    out.parent.mkdir(parents=True, exist_ok=True)
+    surrogate.save(out)
+    write_note(out, info)
+    print(json.dumps(info))
+    print(f"saved {out} after {(time.perf_counter() - started) / 60:.1f} min")
 
 
 if __name__ == "__main__":

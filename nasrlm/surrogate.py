@@ -230,23 +230,31 @@ class Surrogate:
         *,
         raw_text: bool = False,
         target_transform: str = "identity",
+        allow_missing: bool = False,
     ) -> TrainResult:
         """Train on ``inputs`` with ``targets`` (objective name -> values).
 
         Objectives the model does not decode yet are added (a new device, say); rows train only the
         objectives given. A new objective gets a ``target_transform`` (see :mod:`nasrlm.targets`:
         ``identity``, ``affine``, ``log_affine`` or ``auto``) fitted on these values and kept with
-        the model; objectives it already decodes keep theirs. Returns what happened (steps, time,
-        validation loss, how it stopped).
+        the model; objectives it already decodes keep theirs. With ``allow_missing``, NaN marks a
+        value that was not measured (that row trains its other objectives); otherwise NaN is an
+        error. Returns what happened (steps, time, validation loss, how it stopped).
         """
         texts = self.texts(inputs, raw_text=raw_text)
         columns = self._targets(targets, len(texts))
-        transforms = self.target_transforms
-        for name in columns:
+        # An objective's transform is fitted when it is first trained and kept from then on. Models
+        # saved before transforms existed (trained, with none recorded) read their old objectives raw.
+        recorded = dict(self.meta.get("target_transforms") or {})
+        legacy = "target_transforms" not in self.meta and "trained_on" in self.meta
+        before = set(self.objectives)
+        for name, values in columns.items():
             if name not in self.objectives:
                 self.model = self.model.add_objective(name)
-                transforms[name] = TargetTransform.fit(columns[name], target_transform)
-        self.meta["target_transforms"] = {name: t.to_dict() for name, t in transforms.items()}
+            if name not in recorded and not (legacy and name in before):
+                recorded[name] = TargetTransform.fit(values[np.isfinite(values)], target_transform).to_dict()
+        self.meta["target_transforms"] = recorded
+        transforms = self.target_transforms
         numbers = self.model.numbers
         k, t = len(self.objectives), numbers.tokens_per_number
         tokens = np.zeros((len(texts), k, t), dtype=np.int64)
@@ -254,10 +262,19 @@ class Surrogate:
         present = np.zeros((len(texts), k), dtype=bool)
         for name, values in columns.items():
             j = self.objectives.index(name)
-            finite = np.isfinite(values)  # NaN/inf are refused below, naming their rows
+            finite = np.isfinite(values)
+            if allow_missing:  # a missing value: the row trains its other objectives only
+                present[:, j] = finite
+            else:  # NaN/inf are refused by the tokenizer, naming their rows
+                present[:, j] = True
             encoded = np.where(finite, transforms[name].forward(np.where(finite, values, 1.0)), values)
-            tokens[:, j] = numbers.encode_batch(encoded, name=name)
-            present[:, j] = True
+            tokens[:, j] = numbers.encode_batch(np.where(present[:, j], encoded, 0.0), name=name)
+        fingerprint = _fingerprint(texts, np.stack([columns[name] for name in columns], axis=1))
+        if not present.any(1).all():  # rows with nothing measured teach nothing
+            texts = [text for text, keep in zip(texts, present.any(1), strict=True) if keep]
+            tokens, present = tokens[present.any(1)], present[present.any(1)]
+            if not texts:
+                raise ValueError("every target value is missing (NaN): nothing to train on")
         ids, mask, truncated = self._encode_inputs(texts)
         data = EncodedData(ids, mask, torch.from_numpy(tokens), torch.from_numpy(present))
         if config.progress:
@@ -268,13 +285,12 @@ class Surrogate:
                 f"{self.tokenizer.config.max_length} tokens; objectives: {', '.join(columns)}"
             )
         result = train(self.model, data, config)
-        stacked = np.stack([columns[name] for name in columns], axis=1)
         self.meta.update(
             {
                 "trained_on": len(texts),
                 "objectives_trained": list(columns),
                 "truncated_share": truncated,
-                "data_fingerprint": _fingerprint(texts, stacked),
+                "data_fingerprint": fingerprint,
                 "train_seconds": result.seconds,
                 "train_steps": result.steps,
                 "stopped": result.stopped,

@@ -131,3 +131,26 @@ def test_fitting_leaves_the_global_torch_rng_alone():
     torch.manual_seed(1234)
     surrogate.fit(texts, {"y": convs}, TrainConfig(epochs=1, progress=False, seed=7), raw_text=True)
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_objectives_declared_at_creation_get_their_transform_when_first_trained():
+    texts, convs = _texts(40, seed=5)
+    surrogate = _surrogate(texts, ("y", "z"))
+    config = TrainConfig(epochs=1, progress=False)
+    surrogate.fit(texts, {"y": 100 + convs}, config, raw_text=True, target_transform="affine")
+    assert surrogate.target_transforms["y"] == TargetTransform("affine", 100.0, 100.0 + convs.max())
+    assert "z" not in surrogate.meta["target_transforms"]  # not trained yet: nothing recorded
+    surrogate.fit(texts, {"z": 1 + convs}, config, raw_text=True, target_transform="log_affine")
+    assert surrogate.target_transforms["z"].kind == "log_affine"
+    assert surrogate.target_transforms["y"].kind == "affine"  # kept
+
+
+def test_missing_values_train_the_other_objectives():
+    texts, convs = _texts(40, seed=6)
+    surrogate = _surrogate(texts, ("y", "z"))
+    z = np.where(np.arange(40) % 2 == 0, convs, np.nan)
+    config = TrainConfig(epochs=1, progress=False)
+    surrogate.fit(texts, {"y": convs, "z": z}, config, raw_text=True, allow_missing=True, target_transform="affine")
+    assert surrogate.target_transforms["z"].high == pytest.approx(np.nanmax(z))
+    with pytest.raises(ValueError, match="NaN"):
+        surrogate.fit(texts, {"y": convs, "z": z}, TrainConfig(epochs=1, progress=False), raw_text=True)
