@@ -21,6 +21,73 @@ class CliError(Exception):
     """A problem with the user's input: printed without a traceback."""
 
 
+def positive_int(text: str) -> int:
+    """argparse type of counts and sizes (epochs, samples, ...): 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type of counts that may be zero (warm-up runs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_writable_folder(folder: Path, option: str, given: str | Path) -> None:
+    """Create and remove a file in ``folder``: permission bits do not tell (root, read-only mounts)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CliError(
+            f"{option} {given}: cannot write in {folder} ({exc.strerror}); choose a writable location"
+        ) from None
+
+
+def check_output_file(path: str | Path, option: str = "--out") -> Path:
+    """Where a command may write one file: not a folder, in an existing writable folder.
+
+    Checked before the work, so a bad path costs the user nothing; an existing file is replaced.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise CliError(f"{option} {path} is a folder; give the path of a file to write")
+    if not target.parent.is_dir():
+        raise CliError(f"{option} {path}: folder {target.parent} does not exist; create it or choose another path")
+    _check_writable_folder(target.parent, option, path)
+    return target
+
+
+def check_output_folder(path: str | Path, option: str = "--out") -> Path:
+    """Where a command may write its folder of results: an existing folder, or a new one it can create."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise CliError(f"{option} {path} is an existing file, not a folder; choose a folder path")
+    existing = _nearest_existing(target.absolute())
+    if not existing.is_dir():
+        raise CliError(f"{option} {path}: {existing} is a file, so no folder can be made under it")
+    _check_writable_folder(existing, option, path)
+    return target
+
+
 def _space(name: str):
     from search_spaces import UnknownSpaceError, get_space
 
@@ -72,13 +139,20 @@ def cmd_demo(args: argparse.Namespace) -> None:
     header = f"{'index':>6}  " + "  ".join(f"{m:>16}" for m in metrics) + f"  {'ONNX chars':>10}  architecture"
     print(header)
     for arch, text in zip(archs, texts, strict=True):
-        values = "  ".join(f"{space.query(arch, m):>16.4f}" for m in metrics)
+        values = "  ".join(f"{_query(space, arch, m):>16.4f}" for m in metrics)
         print(f"{arch.index:>6}  {values}  {len(text):>10,}  {arch}")
     units = ", ".join(f"{m} [{space.metrics[m].unit}]" for m in metrics)
     print(f"\nunits: {units}; ONNX text of {len(archs)} archs made in {text_seconds:.2f} s")
     if args.show_text:
         print("\nONNX text of the first architecture:\n")
         print(texts[0])
+
+
+def _query(space, arch, metric: str) -> float:
+    try:
+        return space.query(arch, metric)
+    except KeyError as exc:  # a measured device's table lacks this architecture (UnmeasuredArchError)
+        raise CliError(str(exc).strip("'\"")) from None
 
 
 def cmd_query(args: argparse.Namespace) -> None:
@@ -89,7 +163,7 @@ def cmd_query(args: argparse.Namespace) -> None:
             arch = space.arch(int(text)) if text.isdigit() else space.arch(text)
         except (ValueError, IndexError) as exc:
             raise CliError(str(exc)) from None
-        values = ", ".join(f"{m}={space.query(arch, m):.6g}" for m in metrics)
+        values = ", ".join(f"{m}={_query(space, arch, m):.6g}" for m in metrics)
         print(f"{arch.index}\t{arch}\t{values}")
 
 
@@ -97,6 +171,8 @@ def cmd_onnx_text(args: argparse.Namespace) -> None:
     from nasrlm.onnx_text import to_onnx_text
 
     source = args.source
+    if args.out:
+        check_output_file(args.out)
     if source.endswith(".onnx") or Path(source).is_file():
         try:
             text = to_onnx_text(source)
@@ -109,12 +185,19 @@ def cmd_onnx_text(args: argparse.Namespace) -> None:
         except (ValueError, IndexError) as exc:
             raise CliError(str(exc)) from None
     if args.out:
-        from nasrlm.cache import atomic_write_text
-
-        atomic_write_text(args.out, text)
+        _write(args.out, text)
         print(f"wrote {len(text):,} characters to {args.out}")
     else:
         print(text)
+
+
+def _write(path: str, text: str) -> None:
+    from nasrlm.cache import atomic_write_text
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:  # checked before the work; the disk may still fill up or vanish
+        raise CliError(f"--out {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _read_table(path: str, text_column: str) -> tuple[list[str], dict[str, np.ndarray], list[str]]:
@@ -135,12 +218,20 @@ def _read_table(path: str, text_column: str) -> tuple[list[str], dict[str, np.nd
         for c in frame.columns
         if c != text_column and pd.api.types.is_numeric_dtype(frame[c])
     }
-    return [str(t) for t in frame[text_column]], numeric, list(frame.columns)
+    texts = frame[text_column]
+    missing = [i + 1 for i, text in enumerate(texts) if not isinstance(text, str) or not text.strip()]
+    if missing:  # NaN would otherwise train (or predict) on the literal text "nan"
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        raise CliError(
+            f"{path}: {len(missing)} row(s) have no text in column {text_column!r} (row {shown}, counting "
+            "data rows from 1); give every row a non-empty text"
+        )
+    return list(texts), numeric, list(frame.columns)
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
     """Train (or fine-tune) an RLM on any text -> numbers table."""
-    from nasrlm.surrogate import Surrogate, SurrogateSaveError, check_save_target
+    from nasrlm.surrogate import Surrogate, SurrogateLoadError, SurrogateSaveError, check_save_target
     from nasrlm.text_tokenizer import TextTokenizerConfig
     from nasrlm.training import TrainConfig
 
@@ -148,6 +239,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
         check_save_target(args.out)
     except SurrogateSaveError as exc:
         raise CliError(f"--out: {exc}") from None
+    check_output_folder(args.out)
     texts, numeric, _ = _read_table(args.data, args.text_column)
     targets = [t.strip() for t in args.targets.split(",")] if args.targets else list(numeric)
     missing = [t for t in targets if t not in numeric]
@@ -157,7 +249,10 @@ def cmd_fit(args: argparse.Namespace) -> None:
             f"numeric columns: {', '.join(numeric) or '(none)'}"
         )
     if args.init:
-        surrogate = Surrogate.load(args.init)
+        try:
+            surrogate = Surrogate.load(args.init)
+        except SurrogateLoadError as exc:
+            raise CliError(f"--init {args.init}: {exc}") from None
     else:
         surrogate = Surrogate.new(
             targets, texts, tokenizer=TextTokenizerConfig(max_length=args.max_length), seed=args.seed
@@ -191,11 +286,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     from nasrlm.surrogate import Surrogate, SurrogateLoadError
 
+    if args.out:
+        check_output_file(args.out)
+    texts, _, _ = _read_table(args.data, args.text_column)
     try:
         surrogate = Surrogate.load(args.model)
     except SurrogateLoadError as exc:
         raise CliError(str(exc)) from None
-    texts, _, _ = _read_table(args.data, args.text_column)
     prediction = surrogate.predict(texts, num_samples=args.samples, raw_text=True, progress=True, seed=args.seed)
     columns: dict[str, np.ndarray] = {}
     low_high = prediction.interval(0.9)
@@ -205,9 +302,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         columns[f"{name}_q05"], columns[f"{name}_q95"] = low_high[name]
     frame = pd.DataFrame(columns)
     if args.out:
-        from nasrlm.cache import atomic_write_text
-
-        atomic_write_text(args.out, frame.to_csv(index=False))
+        _write(args.out, frame.to_csv(index=False))
         print(f"wrote {len(frame)} predictions to {args.out}")
     else:
         print(frame.to_csv(index=False), end="")
@@ -233,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("demo", help="sample architectures; print metrics and ONNX-text sizes")
     p.add_argument("--space", default="nb201")
     p.add_argument("--metrics", default="acc,test_acc,latency_pixel3,params,flops")
-    p.add_argument("-n", type=int, default=5, help="number of architectures (default 5)")
+    p.add_argument("-n", type=positive_int, default=5, help="number of architectures (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--show-text", action="store_true", help="print the ONNX text of the first one")
     p.set_defaults(run=cmd_demo)
@@ -256,10 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--targets", help="comma-separated numeric columns (default: all numeric columns)")
     p.add_argument("--out", required=True, help="folder to save the trained model in")
     p.add_argument("--init", help="fine-tune this saved model instead of starting from scratch")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--epochs", type=positive_int, default=60)
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--max-length", type=int, default=512, help="input tokens kept per text (new models)")
+    p.add_argument("--max-length", type=positive_int, default=512, help="input tokens kept per text (new models)")
     p.add_argument("--freeze-encoder", action="store_true", help="train the decoder only (fast fine-tuning)")
     p.add_argument("--checkpoint-dir", help="resumable training state is kept here")
     p.add_argument("--seed", type=int, default=0)
@@ -269,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--text-column", default="text")
-    p.add_argument("--samples", type=int, default=32)
+    p.add_argument("--samples", type=positive_int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="CSV to write (default: print)")
     p.set_defaults(run=cmd_predict)

@@ -112,9 +112,15 @@ def _load(source: onnx.ModelProto | str | os.PathLike[str] | bytes) -> onnx.Mode
         raise FileNotFoundError(f"ONNX file not found: {path}")
     try:
         # Weight values are never needed, so external data files are not read.
-        return onnx.load(str(path), load_external_data=False)
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         raise ValueError(f"{path} is not a readable ONNX model: {exc}") from exc
+    # Protobuf reads any bytes that happen to parse, an empty file included, as a model without a
+    # graph; printing that would show an empty network as if it were the file's.
+    if not model.graph.node and not model.graph.output:
+        size = path.stat().st_size
+        raise ValueError(f"{path} holds no ONNX graph ({size} bytes); give an .onnx file saved by an exporter")
+    return model
 
 
 class _Renamer:

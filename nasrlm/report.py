@@ -404,10 +404,11 @@ def _report_surrogate(args: Any, out: Path) -> list[Path]:
 def cmd_report(args: Any) -> None:
     import torch
 
+    from nasrlm.cli import check_output_folder
     from nasrlm.report_render import describe, render_report
 
     torch.set_num_threads(args.threads)  # the RLM's; the baselines set their own (1 by default)
-    out = Path(args.out)
+    out = check_output_folder(args.out)
     if args.surrogate is not None:
         paths = _report_surrogate(args, out)
     else:
@@ -426,6 +427,8 @@ def cmd_report(args: Any) -> None:
 
 def register(commands: Any) -> None:
     """Add ``nasrlm report`` to the CLI's subcommands."""
+    from nasrlm.cli import positive_int
+
     p = commands.add_parser(
         "report",
         help="compare the RLM with baseline predictors on identical splits; write report.md and report.html",
@@ -444,11 +447,14 @@ def register(commands: Any) -> None:
     p.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS-1")
     p.add_argument("--test-size", type=int, default=None, help="test on this many random held-out archs (default: all)")
     p.add_argument("--out", default="report", help="folder for results, plots and the report (default: report)")
+    # --seeds, --test-size and the RLM's numbers are checked by the report's configs
     p.add_argument("--rlm-samples", type=int, default=RlmSettings.samples, help="samples per RLM prediction")
     p.add_argument("--rlm-epochs", type=int, default=RlmSettings.epochs)
     p.add_argument("--rlm-init", help="fine-tune this saved surrogate instead of the shipped default")
-    p.add_argument("--epochs", type=int, default=None, help="override the trained baselines' epochs (quick runs)")
+    p.add_argument(
+        "--epochs", type=positive_int, default=None, help="override the trained baselines' epochs (quick runs)"
+    )
     p.add_argument("--surrogate", help="only evaluate this saved surrogate on held-out archs (no fitting)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads for the RLM (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads for the RLM (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_report)

@@ -34,6 +34,7 @@ __all__ = [
     "SearchError",
     "SearchResult",
     "claim_architecture",
+    "load_surrogate",
     "make_sampler",
     "open_storage",
     "parse_constraint",
@@ -211,8 +212,23 @@ def _network_fn(space: Any) -> Callable[[dict[str, Any]], str]:
     return to_network
 
 
-def make_sampler(config: SearchConfig, space: Any, *, seed: int) -> Any:
-    """The Optuna sampler ``config.sampler`` names, seeded with ``seed``."""
+def load_surrogate(config: SearchConfig) -> Any:
+    """The saved surrogate ``config.surrogate`` names, loaded (and checked) before any trial; else None."""
+    if config.sampler != "rlm" or config.surrogate is None:
+        return None
+    from .surrogate import Surrogate, SurrogateLoadError
+
+    try:
+        return Surrogate.load(config.surrogate)
+    except SurrogateLoadError as exc:
+        raise SearchError(f"surrogate {config.surrogate}: {exc}") from None
+
+
+def make_sampler(config: SearchConfig, space: Any, *, seed: int, surrogate: Any = None) -> Any:
+    """The Optuna sampler ``config.sampler`` names, seeded with ``seed``.
+
+    ``surrogate``: the RLM sampler's surrogate, already loaded (default: ``config.surrogate``).
+    """
     import optuna
 
     if config.sampler == "rlm":
@@ -223,7 +239,7 @@ def make_sampler(config: SearchConfig, space: Any, *, seed: int) -> Any:
             space.distributions(),
             _network_fn(space),
             objectives=config.objectives,
-            surrogate=config.surrogate,
+            surrogate=surrogate if surrogate is not None else config.surrogate,
             config=rlm,
             seed=seed,
         )
@@ -329,6 +345,9 @@ def run_search(
         extra = [c.metric for c in constraints if c.metric not in config.objectives]
         evaluate = _benchmark_evaluate(space, [*config.objectives, *dict.fromkeys(extra)])
 
+    # A bad surrogate path fails now, not at the first fit after the random start-up trials.
+    surrogate = load_surrogate(config) if sampler is None else None
+
     storage_url = config.storage
     if storage_url is None and config.out is not None:
         from pathlib import Path
@@ -352,7 +371,7 @@ def run_search(
 
     # A worker that joins a running study gets its own seed, so it does not repeat the others' draws.
     seed = config.seed + len(study.get_trials(deepcopy=False))
-    study.sampler = sampler or make_sampler(config, space, seed=seed)
+    study.sampler = sampler or make_sampler(config, space, seed=seed, surrogate=surrogate)
     distributions = space.distributions()
 
     def finished() -> int:

@@ -39,11 +39,9 @@ def _reference(text: str | None, objectives: tuple[str, ...]) -> tuple[float, ..
 def cmd_search(args: argparse.Namespace) -> None:
     import torch
 
-    from .cli import CliError
+    from .cli import CliError, check_output_folder
     from .search import SearchConfig, SearchError, run_search
 
-    if args.threads < 1:
-        raise CliError(f"--threads must be at least 1, got {args.threads}")
     torch.set_num_threads(args.threads)  # the RLM is small: one thread beats two fighting for a shared core
     objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
     try:
@@ -63,6 +61,8 @@ def cmd_search(args: argparse.Namespace) -> None:
         )
         if args.surrogate is not None and args.sampler != "rlm":
             raise CliError("--surrogate is used by the rlm sampler only")
+        if args.out:
+            check_output_folder(args.out)
         result = run_search(config)
     except SearchError as exc:
         raise CliError(str(exc)) from None
@@ -89,6 +89,7 @@ def _print_summary(result: Any, config: Any) -> None:
 
 
 def register(commands: Any) -> None:
+    from .cli import positive_int
     from .search import SAMPLERS
 
     p = commands.add_parser(
@@ -98,7 +99,7 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--space", default="nb201")
     p.add_argument("--objectives", default="acc,latency_pixel3", help="comma-separated metric names of the space")
-    p.add_argument("--budget", type=int, default=100, help="benchmark queries (finished trials) in the study")
+    p.add_argument("--budget", type=positive_int, default=100, help="benchmark queries (finished trials) in the study")
     p.add_argument("--sampler", default="rlm", choices=SAMPLERS, metavar="{" + ",".join(SAMPLERS) + "}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -113,6 +114,6 @@ def register(commands: Any) -> None:
         help="hypervolume reference, e.g. 'acc=85,latency_pixel3=40' (default: each objective's worst decile)",
     )
     p.add_argument("--out", default="nasrlm-search", help="results folder (default: ./nasrlm-search)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads for the surrogate (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads for the surrogate (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_search)

@@ -337,6 +337,12 @@ def cmd_verify(args: argparse.Namespace) -> None:
         config = LatencyConfig(args.backend, device, args.threads, args.warmup, args.repeats, args.batch_size)
     except LatencyError as exc:
         raise CliError(str(exc)) from None
+    from .cli import check_output_file, check_output_folder
+
+    # Before measuring: a bad output path must not cost the user the measurements.
+    out = check_output_folder(args.out or f"verify_{metric.removeprefix('latency_')}")
+    if args.table and not args.no_store:
+        check_output_file(args.table, "--table")
     if args.archs:
         archs = archs_from_file(space, args.archs)
     elif args.study and args.storage:
@@ -357,7 +363,6 @@ def cmd_verify(args: argparse.Namespace) -> None:
         report = verify(space, archs, config, metric, surrogate=surrogate, progress=True, **options)
     except (LatencyError, ValueError) as exc:
         raise CliError(str(exc)) from None
-    out = Path(args.out or f"verify_{metric.removeprefix('latency_')}")
     info = {"space": space.name, "measurement": asdict(config), "hardware": hardware_name(device)}
     info["surrogate"] = args.surrogate or "shipped default"
     if not args.no_store:
@@ -391,6 +396,7 @@ def _default_name(args: argparse.Namespace) -> str:
 
 
 def register(commands: Any) -> None:
+    from .cli import non_negative_int, positive_int
     from .latency import BACKENDS, DEVICES
 
     p = commands.add_parser("verify", help="measure candidates' latency; compare with the surrogate; store the device")
@@ -404,13 +410,13 @@ def register(commands: Any) -> None:
         "--device", choices=DEVICES, help="default: cpu for onnxruntime, cuda for triton, torch: cuda if any"
     )
     p.add_argument("--device-name", help="stored as metric latency_NAME (default: local_BACKEND_DEVICE)")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads of the runtime (default 1)")
-    p.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
-    p.add_argument("--repeats", type=int, default=30, help="timed rounds; the median is reported (default 30)")
-    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1, help="CPU threads of the runtime (default 1)")
+    p.add_argument("--warmup", type=non_negative_int, default=10, help="untimed runs first (default 10)")
+    p.add_argument("--repeats", type=positive_int, default=30, help="timed rounds; the median is reported (default 30)")
+    p.add_argument("--batch-size", type=positive_int, default=1)
     p.add_argument("--surrogate", help="saved surrogate to compare with (default: the shipped pretrained one)")
     p.add_argument("--objective", help="surrogate objective to compare (default: latency_NAME, else ort_latency_ms)")
-    p.add_argument("--samples", type=int, default=32, help="surrogate samples per arch")
+    p.add_argument("--samples", type=positive_int, default=32, help="surrogate samples per arch")
     p.add_argument("--no-predict", action="store_true", help="measure only; no surrogate")
     p.add_argument("--table", help="device table CSV to store into (default: the nasrlm cache folder)")
     p.add_argument("--no-store", action="store_true", help="do not store the measurements as a device metric")
