@@ -332,6 +332,35 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+# Predictors whose modules come with the [baselines] extra, not with the main install.
+_EXTRA_MODULES = {"gin": "torch_geometric", "gcn": "torch_geometric", "brp": "torch_geometric", "gbdt": "lightgbm"}
+
+
+def _check_extras(predictors: Sequence[str]) -> None:
+    """Name the extra a chosen predictor needs now, not as an import error after the first runs."""
+    import importlib
+
+    from nasrlm.cli import CliError
+
+    missing: dict[str, list[str]] = {}
+    for name in predictors:
+        module = _EXTRA_MODULES.get(name)
+        if module is None:
+            continue
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.setdefault(module, []).append(name)
+    if missing:
+        needing = ", ".join(name for names in missing.values() for name in names)
+        usable = ",".join(name for name in predictors if not any(name in names for names in missing.values()))
+        raise CliError(
+            f"predictor(s) {needing} need {', '.join(missing)} from the [baselines] extra: "
+            f"pip install -e '.[baselines]' (or 'nasrlm[baselines]'), or leave them out, e.g. --predictors "
+            f"{usable or 'rlm,mlp,flops'}"
+        )
+
+
 def _config_from_args(args: Any) -> ReportConfig:
     from nasrlm.cli import CliError, _space
 
@@ -356,6 +385,7 @@ def _config_from_args(args: Any) -> ReportConfig:
         )
     if args.rlm_init is not None and not (Path(args.rlm_init) / "config.json").is_file():
         raise CliError(f"--rlm-init {args.rlm_init!r} is not a saved surrogate (no config.json there)")
+    _check_extras(_csv(args.predictors))
     try:
         return ReportConfig(
             space=args.space,

@@ -171,6 +171,9 @@ class RLMSampler(BaseSampler):
         objectives: names the surrogate decodes the study's values as (default: the study's metric
             names, else ``objective_0``, ...); reusing a name the surrogate knows reuses what it learned.
         surrogate: a :class:`nasrlm.surrogate.Surrogate`, the path of a saved one, or None for the default.
+        valid_ranges: objective name -> the (low, high) its values can take (an accuracy in % lies in
+            0..100); the RLM's samples are clipped to it, so neither the scores nor the stored 90 %
+            intervals count values that cannot occur.
     """
 
     def __init__(
@@ -182,6 +185,7 @@ class RLMSampler(BaseSampler):
         surrogate: Any = None,
         config: RLMSamplerConfig = RLMSamplerConfig(),
         seed: int | None = None,
+        valid_ranges: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         if search_space is not None and not search_space:
             raise ValueError(
@@ -192,6 +196,7 @@ class RLMSampler(BaseSampler):
         self.to_network = to_network
         self.objective_names = tuple(objectives) if objectives else None
         self.config = config
+        self.valid_ranges = dict(valid_ranges or {})
         self._surrogate_source = surrogate
         self._surrogate: Any = None
         self._seed = seed
@@ -536,7 +541,12 @@ class RLMSampler(BaseSampler):
             seed=int(self._rng.integers(2**31)),
             temperature=self.config.temperature,
             state_cache=self._states,
-        )  # [N, S, K + constraints]
+        )
+        samples = np.array(samples, dtype=np.float64)  # [N, S, K + constraints], ours to clip
+        for k, name in enumerate(names):
+            if name in self.valid_ranges:
+                low, high = self.valid_ranges[name]
+                samples[:, :, k] = np.clip(samples[:, :, k], low, high)
         points = to_minimization(samples[:, :, : len(names)], maximize)
         sample_feasible = np.all(samples[:, :, len(names) :] <= 0, axis=2) if len(decode) > len(names) else None
         medians = np.median(points, axis=1)

@@ -242,6 +242,7 @@ def make_sampler(config: SearchConfig, space: Any, *, seed: int, surrogate: Any 
             surrogate=surrogate if surrogate is not None else config.surrogate,
             config=rlm,
             seed=seed,
+            valid_ranges={name: space.metrics[name].valid_range for name in config.objectives},
         )
     # Constraints reach every sampler through the trials (``trial.set_constraint``, Optuna 5).
     if config.sampler == "nsga2":

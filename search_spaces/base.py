@@ -9,6 +9,7 @@ never need to be told whether larger is better.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 Direction = Literal["maximize", "minimize"]
 
 
+PERCENT = (0.0, 100.0)  # valid range of an accuracy in %
+NON_NEGATIVE = (0.0, math.inf)  # of a time, a size or a loss
+
+
 @dataclass(frozen=True)
 class Metric:
     """A measurable property of an architecture."""
@@ -30,6 +35,8 @@ class Metric:
     direction: Direction
     unit: str
     description: str
+    # The values the metric can take, where known: predictions (and their intervals) are clipped to it.
+    valid_range: tuple[float, float] = (-math.inf, math.inf)
 
 
 class UnknownMetricError(KeyError):

@@ -111,3 +111,15 @@ def test_a_bad_surrogate_stops_search_before_any_trial(capsys, tmp_path):
     code = main(["search", "--budget", "3", "-q", "--out", str(out), "--surrogate", str(tmp_path / "nothing")])
     assert code == 2 and "not a saved nasrlm surrogate" in capsys.readouterr().err
     assert not (out / "study.db").exists()  # no study, so no failed trial in it
+
+
+def test_report_names_the_extra_its_default_predictors_need(capsys, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "lightgbm", None)  # as after `pip install nasrlm`, without [baselines]
+    code = main(["report", "--out", str(tmp_path / "report"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "predictor(s) gbdt need lightgbm from the [baselines] extra" in err
+    assert "--predictors rlm,gin,mlp,flops" in err  # what would run as installed
+    assert not (tmp_path / "report" / "results.jsonl").exists()

@@ -340,3 +340,15 @@ def test_two_threads_share_one_sampler(tiny_surrogate_texts):
     assert len(study.trials) == 14 and all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     proposed = [network_key(t) for t in study.trials if t.number in stored_predictions(study)]
     assert proposed and len(set(proposed)) == len(proposed)  # never one network handed to both threads
+
+
+def test_predictions_stay_in_each_objective_s_valid_range(tiny_surrogate_texts):
+    sampler = make_sampler(tiny_surrogate_texts)
+    sampler.valid_ranges = {"score": (0.0, 0.5)}  # far below what the untrained surrogate decodes
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    study.set_metric_names(["score", "size"])
+    study.optimize(objective, n_trials=9)
+    predictions = stored_predictions(study).values()
+    assert predictions
+    for prediction in predictions:
+        assert all(0.0 <= prediction["score"][stat] <= 0.5 for stat in ("q05", "median", "q95"))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -333,3 +334,10 @@ def test_search_prunes_a_trial_whose_architecture_another_trial_holds(tmp_path):
     result = run_search(dataclasses.replace(config, budget=4), evaluate=evaluate, sampler=Proposes())
     assert queried == [str(fresh)]
     assert len(result.trials) == 4 and result.trials["arch"].is_unique
+
+
+def test_the_rlm_sampler_of_a_search_knows_each_objective_s_valid_range():
+    from nasrlm.search import make_sampler
+
+    sampler = make_sampler(SearchConfig(objectives=("acc", "latency_pixel3")), get_space("nb201"), seed=0)
+    assert sampler.valid_ranges == {"acc": (0.0, 100.0), "latency_pixel3": (0.0, math.inf)}

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from nasrlm.benchmark_data import BenchmarkDataError, load_table
-from search_spaces.base import Metric, UnknownMetricError
+from search_spaces.base import NON_NEGATIVE, PERCENT, Metric, UnknownMetricError
 
 __all__ = ["NUM_ARCHS", "SPACE_NAME", "Nb201Benchmark", "UnknownDeviceError"]
 
@@ -206,14 +206,14 @@ def _build_metrics() -> tuple[dict[str, Metric], dict[str, _Source]]:
     metrics: dict[str, Metric] = {}
     sources: dict[str, _Source] = {}
     for name, (source, description) in _ACCURACIES.items():
-        metrics[name] = Metric(name, "maximize", "%", description)
+        metrics[name] = Metric(name, "maximize", "%", description, PERCENT)
         sources[name] = source
     source, description = _TRAIN_TIME
-    metrics["train_time"] = Metric("train_time", "minimize", "s", description)
+    metrics["train_time"] = Metric("train_time", "minimize", "s", description, NON_NEGATIVE)
     sources["train_time"] = source
     for device, description in _DEVICES.items():
         name = _LATENCY_PREFIX + device
-        metrics[name] = Metric(name, "minimize", "ms", description)
+        metrics[name] = Metric(name, "minimize", "ms", description, NON_NEGATIVE)
         sources[name] = _Source(_LATENCY, device)
     return metrics, sources
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search_spaces.base import Metric, UnknownMetricError
+from search_spaces.base import NON_NEGATIVE, PERCENT, Metric, UnknownMetricError
 
 if TYPE_CHECKING:
     from nas_201_api import ArchResults, NASBench201API
@@ -69,14 +69,17 @@ _FIELDS = {
     "per-time": ("epoch_time_s", "minimize", "s", "time per epoch: time_s / (epoch + 1)"),
 }
 _COSTS = {
-    "flops_m": Metric("flops_m", "minimize", "MFLOPs", "FLOPs in millions, as stored by NB201 (its own counter)"),
-    "params_m": Metric("params_m", "minimize", "M", "parameters in millions (NB201 calls this 'MB')"),
+    "flops_m": Metric(
+        "flops_m", "minimize", "MFLOPs", "FLOPs in millions, as stored by NB201 (its own counter)", NON_NEGATIVE
+    ),
+    "params_m": Metric("params_m", "minimize", "M", "parameters in millions (NB201 calls this 'MB')", NON_NEGATIVE),
     "latency_ms": Metric(
         "latency_ms",
         "minimize",
         "ms",
         "latency stored in the file, converted from seconds; mean over the trials that recorded one. "
         "The API documents it as batch size 256; the device is not recorded.",
+        NON_NEGATIVE,
     ),
 }
 
@@ -86,7 +89,8 @@ def _build_metrics() -> dict[str, Metric]:
     for split, where in _SPLITS.items():
         for suffix, direction, unit, what in _FIELDS.values():
             name = f"{split}_{suffix}"
-            metrics[name] = Metric(name, direction, unit, f"{what}, {where}")
+            valid_range = PERCENT if unit == "%" else NON_NEGATIVE  # accuracies; losses and times
+            metrics[name] = Metric(name, direction, unit, f"{what}, {where}", valid_range)
     metrics.update(_COSTS)
     return metrics
 

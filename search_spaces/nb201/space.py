@@ -17,7 +17,7 @@ import numpy as np
 
 from nasrlm.cache import atomic_write_bytes, cache_dir
 
-from ..base import Metric, UnknownMetricError
+from ..base import NON_NEGATIVE, Metric, UnknownMetricError
 from . import arch as _arch
 from .arch import NUM_ARCHS, Nb201Arch
 from .benchmark import Nb201Benchmark
@@ -34,6 +34,7 @@ _COMPUTED_METRICS = {
         "M",
         "Trainable parameters of the CIFAR-10 network (10 classes), in millions, counted from the "
         "network built here (C=16, N=5); the benchmark tables' params column is not used.",
+        NON_NEGATIVE,
     ),
     "flops": Metric(
         "flops",
@@ -41,6 +42,7 @@ _COMPUTED_METRICS = {
         "MFLOPs",
         "FLOPs of one forward pass of one 32x32 image, in millions, counted as "
         "torch.utils.flop_counter does (2 per multiply-accumulate of convs and linear layers).",
+        NON_NEGATIVE,
     ),
 }
 
@@ -205,7 +207,7 @@ class Nb201Space:
         except KeyError:
             table = self._device_table(name)
             if table is not None:
-                return Metric(name, "minimize", "ms", table.description)
+                return Metric(name, "minimize", "ms", table.description, NON_NEGATIVE)
             self.benchmark.values(name)  # raises the benchmark's error (lists devices for latency_*)
             raise UnknownMetricError(name, self.name, list(self.metrics)) from None
 
