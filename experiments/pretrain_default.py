@@ -103,7 +103,7 @@ with one torch thread, {info["steps"]:,} steps, best validation loss {info["val_
 
 - Inputs: canonical ONNX text of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
   (dead edges included), BPE ({info["vocab"]:,} symbols) learned on 4,000 of them; up to {info["max_length"]} tokens
-  (first and last halves of a longer text).
+  ({info["truncation"]} of a longer text).
 - Model: built-in transformer encoder, {info["layers"]} layers of width {info["d_model"]}, and a 2-layer number decoder.
 - Labels (anyone can compute them; no accuracy and no benchmark latency): {counts}.
   Each is written through a target transform fitted on its values, with objective dropout {info["dropout"]}.
@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--labels", default="counts,graph,proxies,ort")
     parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--truncation", default="head_tail", help="of longer texts: head_tail, head or tail")
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--d-model", type=int, default=128)
     parser.add_argument("--objective-dropout", type=float, default=0.3)
@@ -161,7 +162,7 @@ def main() -> None:
         objectives[:1],
         tokenizer_texts,
         space="nb201",
-        tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=args.max_length, truncation="head_tail"),
+        tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=args.max_length, truncation=args.truncation),
         encoder=EncoderConfig(d_model=width, n_layers=args.layers, n_heads=4, d_ff=2 * width, max_length=1024),
         decoder=DecoderConfig(d_model=width, n_layers=2, n_heads=4, d_ff=2 * width),
         seed=args.seed,
@@ -188,11 +189,9 @@ def main() -> None:
         f"{result.steps} steps, {result.seconds:.0f} s, {result.stopped}, best val loss {result.best_val_loss:.4f}",
         flush=True,
     )
+    shown = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in ("labels", "max_length", "truncation", "layers")]
     info = {
-        "command": "python experiments/pretrain_default.py "
-        + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k in ("labels", "max_length", "layers")
-        ),
+        "command": "python experiments/pretrain_default.py " + " ".join(shown),
         "labels": objectives,
         "label_counts": counts,
         "archs": len(texts),
@@ -202,6 +201,7 @@ def main() -> None:
         "minutes": round(result.seconds / 60, 1),  # over all runs of this command (resumes included)
         "vocab": surrogate.tokenizer.vocab_size,
         "max_length": args.max_length,
+        "truncation": args.truncation,
         "layers": args.layers,
         "d_model": width,
         "dropout": args.objective_dropout,
