@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from nasrlm.cache import atomic_write_bytes, atomic_write_text
+from nasrlm.recipe import DEFAULT_RECIPE
 from nasrlm.report_render import RESULTS, load_rows, selected_rows
 from nasrlm.report_render import load_predictions as load_predictions  # re-exported
 
@@ -43,15 +44,15 @@ LATENCY_TOLERANCE = 0.1  # "within ±10 %": |predicted - true| <= 0.1 * true
 
 @dataclass(frozen=True)
 class RlmSettings:
-    """How the RLM is fine-tuned and sampled in a report (the recipe of experiments/bench_rlm.py)."""
+    """How the RLM is fine-tuned and sampled in a report: the shipped recipe (nasrlm.recipe) by default."""
 
     init: str | None = None  # saved surrogate to start from; None: the shipped pretrained default
-    epochs: int = 40
-    batch_size: int = 16
-    lr: float = 1e-3
-    patience: int = 8
-    freeze_encoder: bool = True
-    samples: int = 32
+    epochs: int = DEFAULT_RECIPE.epochs
+    batch_size: int = DEFAULT_RECIPE.batch_size
+    lr: float = DEFAULT_RECIPE.lr
+    patience: int = DEFAULT_RECIPE.patience
+    freeze_encoder: bool = DEFAULT_RECIPE.freeze_encoder
+    samples: int = DEFAULT_RECIPE.num_samples
 
     def __post_init__(self) -> None:
         if min(self.epochs, self.batch_size, self.samples) < 1 or self.patience < 0 or self.lr <= 0:
@@ -121,14 +122,13 @@ class RlmAdapter:
 
     def fit(self, archs: Sequence[Any], targets: Mapping[str, np.ndarray]) -> RlmAdapter:
         from nasrlm.surrogate import Surrogate
-        from nasrlm.training import TrainConfig
 
         s = self.settings
         # A fresh copy of the starting model every run: runs must not leak into each other.
         surrogate = Surrogate.load(s.init) if s.init else Surrogate.pretrained()
         surrogate.space_name = self.space
         fields = ("epochs", "batch_size", "lr", "patience", "freeze_encoder")
-        config = TrainConfig(**{f: getattr(s, f) for f in fields}, val_fraction=0.1, seed=self.seed, progress=False)
+        config = DEFAULT_RECIPE.train_config(seed=self.seed, **{f: getattr(s, f) for f in fields})
         result = surrogate.fit(list(archs), dict(targets), config)
         self.fit_info = {"epochs": result.epochs, "stopped": result.stopped, "best_val_loss": result.best_val_loss}
         self.surrogate, self.objectives = surrogate, tuple(targets)
@@ -136,7 +136,11 @@ class RlmAdapter:
 
     def predict(self, archs: Sequence[Any]) -> dict[str, np.ndarray]:
         prediction = self.surrogate.predict(
-            list(archs), num_samples=self.settings.samples, objectives=self.objectives, seed=self.seed
+            list(archs),
+            num_samples=self.settings.samples,
+            objectives=self.objectives,
+            seed=self.seed,
+            joint=DEFAULT_RECIPE.joint,
         )
         self.intervals = {level: prediction.interval(level) for level in INTERVAL_LEVELS}
         return prediction.point

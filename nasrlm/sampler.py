@@ -45,6 +45,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from .inputs import to_texts
 from .pareto import hypervolume_improvement, pareto_mask, to_minimization
+from .recipe import DEFAULT_RECIPE
 from .training import TrainConfig
 
 __all__ = ["PREDICTION_ATTR", "RLMSampler", "RLMSamplerConfig", "stored_predictions"]
@@ -430,15 +431,14 @@ class RLMSampler(BaseSampler):
         self._fitted_on = numbers
 
     def _train_config(self, steps: int, rows: int) -> TrainConfig:
-        per_epoch = math.ceil(rows / self.config.batch_size)
-        return TrainConfig(
-            epochs=max(1, math.ceil(steps / per_epoch)),
+        return DEFAULT_RECIPE.train_config(
+            steps=steps,
+            rows=rows,
             batch_size=self.config.batch_size,
             lr=self.config.lr,
             val_fraction=0.0,  # every finished trial is worth training on; steps are fixed instead
             freeze_encoder=True,  # so the cached encoder states of candidates stay valid
             seed=self._fits if self._seed is None else self._seed + self._fits,
-            progress=False,
         )
 
     @staticmethod

@@ -226,13 +226,15 @@ class Surrogate:
         self,
         inputs: Iterable[Any],
         targets: Mapping[str, Any] | np.ndarray,
-        config: TrainConfig = TrainConfig(),
+        config: TrainConfig | None = None,
         *,
         raw_text: bool = False,
-        target_transform: str = "identity",
+        target_transform: str | None = None,
         allow_missing: bool = False,
     ) -> TrainResult:
         """Train on ``inputs`` with ``targets`` (objective name -> values).
+
+        ``config`` and ``target_transform`` default to the shipped recipe (:mod:`nasrlm.recipe`).
 
         Objectives the model does not decode yet are added (a new device, say); rows train only the
         objectives given. A new objective gets a ``target_transform`` (see :mod:`nasrlm.targets`:
@@ -241,6 +243,10 @@ class Surrogate:
         value that was not measured (that row trains its other objectives); otherwise NaN is an
         error. Returns what happened (steps, time, validation loss, how it stopped).
         """
+        from .recipe import DEFAULT_RECIPE
+
+        config = config or DEFAULT_RECIPE.train_config(progress=True)
+        target_transform = target_transform or DEFAULT_RECIPE.target_transform
         texts = self.texts(inputs, raw_text=raw_text)
         columns = self._targets(targets, len(texts))
         # An objective's transform is fitted when it is first trained and kept from then on. Models

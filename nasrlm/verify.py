@@ -13,6 +13,7 @@ teaches a surrogate the new device (:func:`fit_device` does the same in Python).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 from collections.abc import Sequence
@@ -232,18 +233,17 @@ def verify(
 
 def few_shot_config(n: int) -> Any:
     """Training settings for ``n`` shots: about 150 steps of 4, nothing held out (too few to spare)."""
-    from .training import TrainConfig
+    from .recipe import DEFAULT_RECIPE
 
-    steps_per_epoch = -(-n // 4)
-    return TrainConfig(
-        epochs=max(10, -(-150 // steps_per_epoch)),
+    config = DEFAULT_RECIPE.train_config(
+        steps=150,
+        rows=n,
         batch_size=4,
-        lr=1e-3,
         weight_decay=0.0,  # the pretrained weights are the prior to stay near, not zero
         val_fraction=0.0,
-        freeze_encoder=True,
-        progress=False,
+        freeze_encoder=True,  # a few shots cannot retrain an encoder
     )
+    return dataclasses.replace(config, epochs=max(10, config.epochs))
 
 
 def fit_device(surrogate: Any, metric: str, archs: Sequence[Any] | None = None, config: Any = None) -> Any:

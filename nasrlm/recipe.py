@@ -1,0 +1,62 @@
+"""The fine-tuning recipe: how a pretrained RLM learns a user's objectives, defined once.
+
+``Surrogate.fit``'s defaults, the RLM sampler, ``nasrlm report``, ``nasrlm verify`` and the
+benchmarks in ``experiments/`` all take their settings from :data:`DEFAULT_RECIPE`, so a recipe
+chosen by ``experiments/ablate_rlm.py`` changes everywhere at once. Callers that must differ say
+how, with overrides (the sampler trains a fixed number of steps and holds nothing out; a few-shot
+device fit uses small batches), never by restating the recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .training import TrainConfig
+
+__all__ = ["DEFAULT_RECIPE", "FineTuneRecipe"]
+
+
+@dataclass(frozen=True)
+class FineTuneRecipe:
+    """Training settings (a subset of :class:`~nasrlm.training.TrainConfig`) and how to predict."""
+
+    freeze_encoder: bool = True  # decoder only: seconds per fit, and encoder states can be cached
+    epochs: int = 40
+    patience: int = 8  # epochs without a better validation loss before stopping
+    val_fraction: float = 0.1  # of the training rows, held out for early stopping
+    batch_size: int = 16
+    lr: float = 1e-3
+    encoder_lr_scale: float = 1.0
+    layer_lr_decay: float = 1.0
+    weight_decay: float = 0.01
+    objective_dropout: float = 0.0
+    target_transform: str = "identity"  # for objectives new to the model (nasrlm.targets)
+    num_samples: int = 32  # per prediction
+    joint: bool = True  # point predictions from joint samples (else each objective from the input alone)
+
+    def train_config(
+        self,
+        *,
+        seed: int = 0,
+        progress: bool = False,
+        steps: int | None = None,
+        rows: int | None = None,
+        **overrides: Any,
+    ) -> TrainConfig:
+        """The TrainConfig of this recipe; ``steps`` (with ``rows``) sets epochs to about that many steps."""
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        settings = {k: v for k, v in dataclasses.asdict(self).items() if k in fields}
+        settings.update(overrides)
+        if steps is not None:
+            if rows is None:
+                raise ValueError("steps needs rows, the number of training rows")
+            kept = rows - round(rows * settings["val_fraction"]) if rows >= 20 else rows
+            per_epoch = max(1, math.ceil(kept / settings["batch_size"]))
+            settings["epochs"] = max(1, math.ceil(steps / per_epoch))
+        return TrainConfig(**settings, seed=seed, progress=progress)
+
+
+DEFAULT_RECIPE = FineTuneRecipe()
