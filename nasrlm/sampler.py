@@ -28,6 +28,7 @@ and fitting are serialized, and a network handed to one thread is not handed to 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 import warnings
@@ -353,10 +354,10 @@ class RLMSampler(BaseSampler):
                 source = self._surrogate_source
                 if source is None:
                     self._surrogate = Surrogate.pretrained()
-                elif isinstance(source, Surrogate):
-                    self._surrogate = source
-                else:
+                elif isinstance(source, (str, os.PathLike)):
                     self._surrogate = Surrogate.load(source)
+                else:  # a Surrogate, or anything with its fit/sample (an oracle in a benchmark)
+                    self._surrogate = source
             return self._surrogate
 
     def _names(self, study: Study) -> list[str]:
