@@ -86,6 +86,9 @@ class SearchConfig:
     constraints: tuple[str, ...] = ()  # e.g. ("latency_pixel3<=10",)
     reference: tuple[float, ...] | None = None  # hypervolume reference, one value per objective
     out: str | None = None  # results folder; None writes nothing (and keeps the study in memory)
+    # Database storages: a running trial whose worker has been silent this long (seconds) is failed and
+    # retried once. Long, because a silent worker may only be busy: the evaluation holding the GIL.
+    heartbeat: int = 300
     progress: bool = True
     rlm: RLMSamplerConfig = field(default_factory=RLMSamplerConfig)
 
@@ -94,6 +97,8 @@ class SearchConfig:
             raise SearchError(f"unknown sampler {self.sampler!r}; valid samplers: {', '.join(SAMPLERS)}")
         if self.budget < 1:
             raise SearchError(f"budget must be at least 1, got {self.budget}")
+        if self.heartbeat < 1:
+            raise SearchError(f"heartbeat must be at least 1 second, got {self.heartbeat}")
         if not self.objectives:
             raise SearchError("give at least one objective")
         if len(set(self.objectives)) != len(self.objectives):
@@ -126,8 +131,12 @@ class SearchResult:
         return self.hypervolume / self.exact_hypervolume
 
 
-def open_storage(url: str | None) -> Any:
-    """An Optuna storage for ``url``; RDB storages get heartbeats so a killed worker's trial is retried."""
+def open_storage(url: str | None, *, heartbeat: int = 300) -> Any:
+    """An Optuna storage for ``url``; RDB storages get heartbeats so a killed worker's trial is retried.
+
+    ``heartbeat``: seconds of silence after which another worker fails a running trial and queues
+    it again (once). Workers beat ten times in that span, so one late beat is no death.
+    """
     import warnings
 
     import optuna
@@ -158,8 +167,10 @@ def open_storage(url: str | None) -> Any:
             return optuna.storages.RDBStorage(
                 url,
                 engine_kwargs=engine,
-                heartbeat_interval=30,
-                grace_period=300,  # longer than any surrogate fit, which runs before the trial's heartbeat starts
+                heartbeat_interval=max(1, heartbeat // 10),  # Optuna takes whole seconds
+                # A trial beats from the start of its evaluation: a surrogate fit, which runs before
+                # (in study.ask), is never taken for a dead worker, however long it lasts.
+                grace_period=heartbeat,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
             )
         except sqlalchemy.exc.DBAPIError as exc:
@@ -355,7 +366,7 @@ def run_search(
 
         Path(config.out).mkdir(parents=True, exist_ok=True)
         storage_url = f"sqlite:///{Path(config.out).resolve() / 'study.db'}"
-    storage = open_storage(storage_url)
+    storage = open_storage(storage_url, heartbeat=config.heartbeat)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         storage=storage, study_name=config.default_study_name, directions=directions, load_if_exists=True

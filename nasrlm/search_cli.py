@@ -57,6 +57,7 @@ def cmd_search(args: argparse.Namespace) -> None:
             constraints=tuple(args.constraint or ()),
             reference=_reference(args.reference, objectives),
             out=args.out,
+            heartbeat=args.heartbeat,
             progress=not args.quiet,
         )
         if args.surrogate is not None and args.sampler != "rlm":
@@ -82,6 +83,14 @@ def _print_summary(result: Any, config: Any) -> None:
     if result.hypervolume_ratio is not None:
         line += f"; the space's exact front: {result.exact_hypervolume:.4g}, ratio {result.hypervolume_ratio:.3f}"
     print(line)
+    if len(result.trials) > config.budget:
+        # Workers check the budget before each query, not atomically with it: the queries in flight
+        # when the last slot was taken still finish, and are kept (they were paid for).
+        print(
+            f"the study holds {len(result.trials)} finished trials, {len(result.trials) - config.budget} more than "
+            f"the budget of {config.budget} (workers that finished queries at the same moment, or an earlier run "
+            "with a larger budget)"
+        )
     if result.seconds_per_trial == result.seconds_per_trial:  # not NaN: this run queried something
         print(f"{result.seconds:.1f} s, {result.seconds_per_trial:.2f} s per trial")
     if config.out:
@@ -114,6 +123,14 @@ def register(commands: Any) -> None:
         help="hypervolume reference, e.g. 'acc=85,latency_pixel3=40' (default: each objective's worst decile)",
     )
     p.add_argument("--out", default="nasrlm-search", help="results folder (default: ./nasrlm-search)")
+    p.add_argument(
+        "--heartbeat",
+        type=positive_int,
+        default=300,
+        metavar="SECONDS",
+        help="database storages: a trial whose worker has been silent this long is failed and retried once "
+        "(default 300)",
+    )
     p.add_argument("--threads", type=positive_int, default=1, help="torch threads for the surrogate (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_search)

@@ -54,6 +54,7 @@ CASES = [
     (["demo", "-n", "-3"], "argument -n: must be at least 1, got -3"),
     ([*SEARCH, "--budget", "0"], "argument --budget: must be at least 1, got 0"),
     ([*SEARCH, "--threads", "0"], "argument --threads: must be at least 1, got 0"),
+    ([*SEARCH, "--heartbeat", "0"], "argument --heartbeat: must be at least 1, got 0"),
     ([*VERIFY, "--repeats", "0"], "argument --repeats: must be at least 1, got 0"),
     ([*VERIFY, "--warmup", "-1"], "argument --warmup: must be at least 0, got -1"),
     (["report", "--threads", "0"], "argument --threads: must be at least 1, got 0"),

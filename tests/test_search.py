@@ -341,3 +341,21 @@ def test_the_rlm_sampler_of_a_search_knows_each_objective_s_valid_range():
 
     sampler = make_sampler(SearchConfig(objectives=("acc", "latency_pixel3")), get_space("nb201"), seed=0)
     assert sampler.valid_ranges == {"acc": (0.0, 100.0), "latency_pixel3": (0.0, math.inf)}
+
+
+def test_heartbeat_is_the_silence_after_which_a_trial_is_retried(tmp_path):
+    from nasrlm.search import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat=20)
+    assert (storage.grace_period, storage.heartbeat_interval) == (20, 2)  # ten beats per grace period
+    assert open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat=3).heartbeat_interval == 1  # whole seconds
+    with pytest.raises(SearchError, match="heartbeat must be at least 1 second, got 0"):
+        SearchConfig(heartbeat=0)
+
+
+def test_a_study_past_its_budget_says_so(capsys, tmp_path):
+    args = ["search", "--sampler", "random", "-q", "--out", str(tmp_path), "--reference", "85,40"]
+    assert main([*args, "--budget", "3"]) == 0
+    assert "more than the budget" not in capsys.readouterr().out
+    assert main([*args, "--budget", "2"]) == 0
+    assert "the study holds 3 finished trials, 1 more than the budget of 2" in capsys.readouterr().out
