@@ -92,6 +92,33 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
+# Checkpoints made by experiments/pretrain_default.py (see each one's NOTE.md); every one is screened
+# with the same fine-tuning recipes.
+CHECKPOINTS = {
+    "v1t": "runs/pretrain_v1t/model",  # counts + graph + ort labels, last 128 tokens
+    "v2t": "runs/pretrain_v2t/model",  # + zero-cost proxies, last 128 tokens
+    "v2h": "runs/pretrain_v2h/model",  # + zero-cost proxies, whole text up to 512 tokens
+}
+for _tag, _path in CHECKPOINTS.items():
+    VARIANTS[f"{_tag}_frozen"] = Variant(f"{_tag} checkpoint, frozen encoder", init=_path, train=FROZEN)
+    VARIANTS[f"{_tag}_frozen_tt"] = Variant(
+        f"{_tag} checkpoint, frozen encoder, target transform", init=_path, train=FROZEN, target_transform="auto"
+    )
+    VARIANTS[f"{_tag}_whole"] = Variant(f"{_tag} checkpoint, whole model", init=_path, train=WHOLE)
+    VARIANTS[f"{_tag}_whole_tt"] = Variant(
+        f"{_tag} checkpoint, whole model, target transform", init=_path, train=WHOLE, target_transform="auto"
+    )
+    VARIANTS[f"{_tag}_frozen_sep"] = Variant(
+        f"{_tag} checkpoint, frozen encoder, one model per objective", init=_path, train=FROZEN, separate=True
+    )
+    VARIANTS[f"{_tag}_frozen_marg"] = Variant(
+        f"{_tag} checkpoint, frozen encoder, objective dropout 0.3, marginal decoding",
+        init=_path,
+        train={**FROZEN, "objective_dropout": 0.3},
+        joint=False,
+    )
+
+
 def split(n_total: int, n_train: int, seed: int, test_size: int) -> tuple[np.ndarray, np.ndarray]:
     from baselines.splits import random_split
 

@@ -1,7 +1,10 @@
 """RLM surrogate quality and speed on NAS-Bench-201, starting from the shipped pretrained default.
 
 Usage: python experiments/bench_rlm.py [--train-sizes 78,156,469,781,1563] [--seeds 0,1,2]
-                                       [--test-size N] [--samples 32] [--freeze-encoder]
+                                       [--test-size N] [--samples 32] [--surrogate DIR]
+
+Fine-tuning follows the shipped recipe (nasrlm.recipe.DEFAULT_RECIPE); a flag given on the command
+line replaces that one setting.
 
 Protocol (as TNASP/PINAT): train on N random archs (splits from baselines.splits, identical for
 every predictor), test on the remaining archs (all of them, or a random --test-size of them); one
@@ -34,8 +37,8 @@ def random_split(n_total: int, n_train: int, seed: int) -> tuple[np.ndarray, np.
 
 
 def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
+    from nasrlm.recipe import DEFAULT_RECIPE
     from nasrlm.surrogate import Surrogate
-    from nasrlm.training import TrainConfig
     from search_spaces import get_space
 
     space = get_space("nb201")
@@ -47,23 +50,23 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
     # acc and latency are decoded conditioned on them.
     context = [c for c in args.context.split(",") if c]
     targets = {name: space.values(name)[train_idx] for name in (*context, *OBJECTIVES)}
-    config = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        patience=args.patience,
-        freeze_encoder=args.freeze_encoder,
-        encoder_lr_scale=args.encoder_lr_scale,
-        val_fraction=0.1,
-        seed=seed,
-        progress=False,
-    )
+    # The shipped recipe (nasrlm.recipe), with any setting given on the command line instead.
+    overrides = {
+        name: getattr(args, name)
+        for name in ("epochs", "batch_size", "lr", "patience", "freeze_encoder", "encoder_lr_scale")
+        if getattr(args, name) is not None
+    }
+    config = DEFAULT_RECIPE.train_config(seed=seed, **overrides)
     started = time.perf_counter()
-    result = surrogate.fit([int(i) for i in train_idx], targets, config)
+    result = surrogate.fit([int(i) for i in train_idx], targets, config, target_transform=args.target_transform)
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     prediction = surrogate.predict(
-        [int(i) for i in test_idx], num_samples=args.samples, objectives=OBJECTIVES, seed=seed
+        [int(i) for i in test_idx],
+        num_samples=args.samples,
+        objectives=OBJECTIVES,
+        seed=seed,
+        joint=DEFAULT_RECIPE.joint,
     )
     predict_seconds = time.perf_counter() - started
     row = {
@@ -80,6 +83,9 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         row[f"{name}_tau"] = float(kendalltau(prediction.point[name], truth)[0])
         row[f"{name}_rho"] = float(spearmanr(prediction.point[name], truth)[0])
         row[f"{name}_tau_mean"] = float(kendalltau(prediction.mean[name], truth)[0])  # mean instead of median
+        for level in (0.5, 0.9):  # calibration: the share of truths inside the central interval
+            low, high = prediction.interval(level)[name]
+            row[f"{name}_cover{round(100 * level)}"] = float(np.mean((truth >= low) & (truth <= high)))
     return row
 
 
@@ -88,13 +94,17 @@ def main() -> None:
     parser.add_argument("--train-sizes", default="78,156,469,781,1563")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--test-size", type=int, default=0, help="0 = all remaining archs")
-    parser.add_argument("--samples", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--patience", type=int, default=8)
-    parser.add_argument("--encoder-lr-scale", type=float, default=1.0)
-    parser.add_argument("--freeze-encoder", action="store_true")
+    from nasrlm.recipe import DEFAULT_RECIPE
+
+    parser.add_argument("--samples", type=int, default=DEFAULT_RECIPE.num_samples)
+    # Unset: the shipped recipe's value (nasrlm.recipe.DEFAULT_RECIPE).
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--patience", type=int)
+    parser.add_argument("--encoder-lr-scale", type=float)
+    parser.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--target-transform", default=None, help="for new objectives (default: the recipe's)")
     parser.add_argument("--context", default="", help="free labels decoded before the objectives, e.g. flops,params")
     parser.add_argument("--surrogate", help="start from this saved surrogate instead of the shipped default")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -129,7 +139,7 @@ def main() -> None:
                 flush=True,
             )
     print("\nmean +- std over seeds")
-    print(header.replace(" seed", "    n"))
+    print(header.replace(" seed", "    n") + f" {'cover50/90 (acc, pixel3, eyeriss)':>36}")
     for size in sizes:
         rows = [r for r in done if r["size"] == size and r["seed"] in seeds]
         if not rows:
@@ -142,7 +152,12 @@ def main() -> None:
         print(
             f"{size:>5} {len(rows):>4} {stat('acc_tau'):>8} {stat('acc_rho'):>8} {stat('latency_pixel3_rho'):>10} "
             f"{stat('latency_eyeriss_rho'):>11} {np.mean([r['fit_s'] for r in rows]):>7.1f} "
-            f"{np.mean([r['archs_per_s'] for r in rows]):>8.1f}"
+            f"{np.mean([r['archs_per_s'] for r in rows]):>8.1f} "
+            + " ".join(
+                f"{np.mean([r.get(f'{o}_cover50', np.nan) for r in rows]):.2f}/"
+                f"{np.mean([r.get(f'{o}_cover90', np.nan) for r in rows]):.2f}"
+                for o in OBJECTIVES
+            )
         )
 
 
