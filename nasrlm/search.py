@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from optuna.samplers import BaseSampler
 
 from .sampler import RLMSampler, RLMSamplerConfig
 
@@ -33,12 +34,14 @@ __all__ = [
     "SearchConfig",
     "SearchError",
     "SearchResult",
+    "WorkerSeededSampler",
     "claim_architecture",
     "load_surrogate",
     "make_sampler",
     "open_storage",
     "parse_constraint",
     "run_search",
+    "worker_seed",
 ]
 
 SAMPLERS = ("rlm", "nsga2", "tpe", "random", "gp")
@@ -265,6 +268,54 @@ def make_sampler(config: SearchConfig, space: Any, *, seed: int, surrogate: Any 
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+def worker_seed(seed: int, first_trial: int) -> int:
+    """The seed of a worker whose first trial in the study is number ``first_trial``.
+
+    A lone worker on a new study keeps ``seed``; any other first trial mixes its number in, so
+    workers on one study never share a seed, whatever ``seed`` each was given.
+    """
+    if first_trial == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, first_trial]).generate_state(1)[0])
+
+
+class WorkerSeededSampler(BaseSampler):
+    """A worker's sampler, made at the worker's first trial with a seed that trial's number decides.
+
+    Workers that start together see the same study, so a seed derived from what they see (their
+    ``--seed`` and the trials there) can be the same in two of them: they would draw the same
+    architectures, claim them together and back off together, trial after trial. A trial number is
+    the one thing the storage hands out once, so the first one a worker gets makes its seed unique.
+    Optuna calls ``before_trial`` first for every trial, so the sampler exists for every other call.
+    """
+
+    def __init__(self, make: Callable[[int], Any], seed: int) -> None:
+        self._make = make
+        self._seed = seed
+        self.sampler: Any = None  # the worker's sampler, once its first trial began
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        if self.sampler is None:
+            self.sampler = self._make(worker_seed(self._seed, trial.number))
+        self.sampler.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study: Any, trial: Any) -> Any:
+        return self.sampler.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: Any, trial: Any, search_space: Any) -> Any:
+        return self.sampler.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: Any, trial: Any, param_name: str, param_distribution: Any) -> Any:
+        return self.sampler.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        self.sampler.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        if self.sampler is not None:
+            self.sampler.reseed_rng()
+
+
 def _suggest(trial: Any, name: str, distribution: Any) -> Any:
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -381,9 +432,9 @@ def run_search(
             f"{', '.join(config.objectives)}; choose another --study-name"
         )
 
-    # A worker that joins a running study gets its own seed, so it does not repeat the others' draws.
-    seed = config.seed + len(study.get_trials(deepcopy=False))
-    study.sampler = sampler or make_sampler(config, space, seed=seed, surrogate=surrogate)
+    study.sampler = sampler or WorkerSeededSampler(
+        lambda seed: make_sampler(config, space, seed=seed, surrogate=surrogate), config.seed
+    )
     distributions = space.distributions()
 
     def finished() -> int:

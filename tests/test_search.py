@@ -359,3 +359,40 @@ def test_a_study_past_its_budget_says_so(capsys, tmp_path):
     assert "more than the budget" not in capsys.readouterr().out
     assert main([*args, "--budget", "2"]) == 0
     assert "the study holds 3 finished trials, 1 more than the budget of 2" in capsys.readouterr().out
+
+
+def test_workers_that_start_together_get_their_own_seeds():
+    """Two workers with one --seed that start on the same study draw different architectures."""
+    import optuna
+
+    from nasrlm.search import WorkerSeededSampler, worker_seed
+
+    space = get_space("nb201")
+    storage = optuna.storages.InMemoryStorage()
+    seeds: list[int] = []
+
+    def random_sampler(seed: int) -> optuna.samplers.RandomSampler:
+        seeds.append(seed)
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    def worker(sampler: optuna.samplers.BaseSampler) -> optuna.Study:
+        return optuna.create_study(storage=storage, study_name="shared", sampler=sampler, load_if_exists=True)
+
+    def draw(study: optuna.Study) -> str:
+        trial = study.ask()  # both ask before either tells: they start together
+        params = {name: trial.suggest_categorical(name, d.choices) for name, d in space.distributions().items()}
+        return str(space.from_params(params))
+
+    first, second = worker(WorkerSeededSampler(random_sampler, 0)), worker(WorkerSeededSampler(random_sampler, 0))
+    assert draw(first) != draw(second)
+    assert seeds == [0, worker_seed(0, 1)] and seeds[1] != 0  # a lone worker keeps its seed
+    # What they avoid: one seed in both, as a seed taken from the study's state gave them.
+    storage = optuna.storages.InMemoryStorage()
+    same = [worker(optuna.samplers.RandomSampler(seed=0)) for _ in range(2)]
+    assert draw(same[0]) == draw(same[1])
+
+
+def test_a_lone_worker_is_reproducible():
+    runs = [run_search(SearchConfig(sampler="random", budget=6, seed=3, reference=REFERENCE, progress=False))]
+    runs.append(run_search(SearchConfig(sampler="random", budget=6, seed=3, reference=REFERENCE, progress=False)))
+    assert runs[0].trials["arch"].tolist() == runs[1].trials["arch"].tolist()
