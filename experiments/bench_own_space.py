@@ -3,6 +3,7 @@
 Usage: python experiments/bench_own_space.py [--networks 240] [--train 40] [--seeds 0,1,2]
                                              [--family-seed 0] [--surrogate DIR ...] [--repeats 20]
                                              [--cache runs/bench_own_space_rows.jsonl]
+                                             [--params-unit 1e6] [--retest 40]
 
 ``--surrogate`` is a saved surrogate folder, or ``default`` (the shipped ``Surrogate.pretrained()``,
 also what is used when the flag is not given); give it more than once to compare checkpoints.
@@ -20,13 +21,16 @@ Protocol:
    module, BatchNorm included), its MACs (convolutions and the linear layer) and its onnxruntime
    latency, measured here with ``nasrlm.latency.measure_one`` (batch 1, one thread, ``--warmup``
    untimed runs, the median of ``--repeats`` timed runs). Rows are cached in ``--cache`` (JSON
-   lines, appended as measured): a rerun, or an interrupted run, reuses them.
+   lines, appended as measured): a rerun, or an interrupted run, reuses them. ``--retest`` networks
+   are measured again to show how well the cached latencies agree with a fresh measurement.
 2. Token statistics of the texts with each surrogate's tokenizer: token counts, and the share of
    each text the surrogate reads (its ``max_length`` and truncation mode).
 3. For each seed: ``--train`` networks drawn at random with that seed; a fresh copy of the surrogate
    is fine-tuned on their ``params`` and ``ort_latency_ms`` (names the shipped default already
    decodes, as a user would reuse them) with the shipped recipe
-   (``DEFAULT_RECIPE.train_config(seed=seed)``); the other networks are predicted (the recipe's
+   (``DEFAULT_RECIPE.train_config(seed=seed)``); ``params`` is given in millions (``--params-unit``),
+   the unit the shipped checkpoints learned it in from NB201 (a reused name keeps the unit, and the
+   target transform, the checkpoint learned); the other networks are predicted (the recipe's
    samples and decoding). Printed per objective: Spearman with the truth and the median of
    predicted/true (1 = no scale bias). Reference points on the same test networks: Spearman of
    MACs and of the parameter count with latency (no model, no training).
@@ -275,16 +279,19 @@ def token_stats(name: str, texts: list[str]) -> float:
     return float(share.mean())
 
 
-def run_seed(name: str, texts: list[str], truth: dict[str, np.ndarray], n_train: int, seed: int) -> dict:
+def run_seed(
+    name: str, texts: list[str], truth: dict[str, np.ndarray], n_train: int, seed: int, params_unit: float
+) -> dict:
     from nasrlm.recipe import DEFAULT_RECIPE
 
+    units = {"params": params_unit, "ort_latency_ms": 1.0}
     order = np.random.default_rng(seed).permutation(len(texts))
     train, test = np.sort(order[:n_train]), np.sort(order[n_train:])
     surrogate = load_surrogate(name)
     started = time.perf_counter()
     result = surrogate.fit(
         [texts[i] for i in train],
-        {k: truth[k][train] for k in OBJECTIVES},
+        {k: truth[k][train] / units[k] for k in OBJECTIVES},
         DEFAULT_RECIPE.train_config(seed=seed),
         raw_text=False,
     )
@@ -301,7 +308,7 @@ def run_seed(name: str, texts: list[str], truth: dict[str, np.ndarray], n_train:
     row = {"fit_s": fit_s, "epochs": result.epochs, "stopped": result.stopped, "predict_s": predict_s}
     parts = []
     for k in OBJECTIVES:
-        point, true = prediction.point[k], truth[k][test]
+        point, true = prediction.point[k] * units[k], truth[k][test]
         row[f"{k}_rho"] = float(spearmanr(point, true)[0])
         row[f"{k}_ratio"] = float(np.median(point / true))
         parts.append(f"{k} rho {row[f'{k}_rho']:.3f} (pred/true x{row[f'{k}_ratio']:.2f})")
@@ -330,6 +337,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--cache", type=Path, default=Path("runs/bench_own_space_rows.jsonl"))
+    parser.add_argument(
+        "--params-unit",
+        type=float,
+        default=1e6,
+        help="unit of the params given to the surrogate (the shipped checkpoints learned `params` in millions)",
+    )
     parser.add_argument("--retest", type=int, default=40, help="networks measured again now (0: none)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -354,10 +367,13 @@ def main() -> None:
     table = []
     for name in names:
         share = token_stats(name, texts)
-        results = [run_seed(name, texts, truth, args.train, seed) for seed in seeds]
+        results = [run_seed(name, texts, truth, args.train, seed, args.params_unit) for seed in seeds]
         table.append((name, share, results))
 
-    print(f"\nfine-tuned on {args.train} networks, tested on the other {args.networks - args.train}, seeds {seeds}")
+    print(
+        f"\nfine-tuned on {args.train} networks (params in units of {args.params_unit:g}), "
+        f"tested on the other {args.networks - args.train}, seeds {seeds}"
+    )
     columns = ("surrogate", "seeds", "tokens read", "Spearman params", "Spearman latency", "pred/true params")
     header = "| " + " | ".join((*columns, "pred/true latency")) + " |"
     print(header)
