@@ -87,6 +87,8 @@ VARIANTS: dict[str, Variant] = {
     "whole_tt_s128": Variant(
         "whole model, target transform, 128 samples", train=WHOLE, target_transform="auto", samples=128
     ),
+    "shipped_qt": Variant("shipped recipe + quantile target transform", train=FROZEN, target_transform="quantile"),
+    "whole_qt": Variant("whole model + quantile target transform", train=WHOLE, target_transform="quantile"),
     "shipped_live": Variant("shipped recipe on the live-only text (dead edges dropped)", train=FROZEN, text="live"),
     "whole_live": Variant("whole model on the live-only text", train=WHOLE, text="live"),
 }
@@ -110,6 +112,21 @@ for _tag, _path in CHECKPOINTS.items():
     )
     VARIANTS[f"{_tag}_frozen_sep"] = Variant(
         f"{_tag} checkpoint, frozen encoder, one model per objective", init=_path, train=FROZEN, separate=True
+    )
+    VARIANTS[f"{_tag}_frozen_qt"] = Variant(
+        f"{_tag} checkpoint, frozen encoder, quantile target transform",
+        init=_path,
+        train=FROZEN,
+        target_transform="quantile",
+    )
+    VARIANTS[f"{_tag}_whole_qt"] = Variant(
+        f"{_tag} checkpoint, whole model, quantile target transform",
+        init=_path,
+        train=WHOLE,
+        target_transform="quantile",
+    )
+    VARIANTS[f"{_tag}_frozen_ens4"] = Variant(
+        f"{_tag} checkpoint, frozen encoder, 4 seeds pooled", init=_path, train=FROZEN, ensemble=4
     )
     VARIANTS[f"{_tag}_frozen_marg"] = Variant(
         f"{_tag} checkpoint, frozen encoder, objective dropout 0.3, marginal decoding",

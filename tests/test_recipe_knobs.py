@@ -36,7 +36,7 @@ def _surrogate(texts: list[str], objectives: tuple[str, ...]) -> Surrogate:
     )
 
 
-@pytest.mark.parametrize("kind", ["affine", "log_affine"])
+@pytest.mark.parametrize("kind", ["affine", "log_affine", "quantile"])
 def test_target_transform_round_trips_and_spans_one_exponent(kind):
     values = np.array([0.3, 1.0, 7.5, 40.0, 212.0])
     transform = TargetTransform.fit(values, kind)
@@ -44,6 +44,19 @@ def test_target_transform_round_trips_and_spans_one_exponent(kind):
     assert forward.min() == pytest.approx(1.0) and forward.max() == pytest.approx(9.0)
     np.testing.assert_allclose(transform.inverse(forward), values, rtol=1e-12)
     assert TargetTransform.from_dict(transform.to_dict()) == transform
+
+
+def test_quantile_transform_spreads_crowded_values_over_the_digits():
+    rng = np.random.default_rng(1)
+    accuracy = 94 - np.exp(rng.normal(1.0, 0.8, 400))  # most within a few points of the best
+    quantile, affine = TargetTransform.fit(accuracy, "quantile"), TargetTransform.fit(accuracy, "affine")
+    first_digit = lambda t: np.floor(t.forward(accuracy)).clip(1, 8)  # noqa: E731
+    assert np.bincount(first_digit(quantile).astype(int)).max() <= 0.15 * len(accuracy)  # about 1/8 each
+    assert np.bincount(first_digit(affine).astype(int)).max() >= 0.5 * len(accuracy)  # crowded in one
+    outside = np.array([accuracy.min() - 10, accuracy.max() + 1])  # beyond the knots: linear, invertible
+    np.testing.assert_allclose(quantile.inverse(quantile.forward(outside)), outside)
+    assert quantile.forward(outside)[0] < 1 and quantile.forward(outside)[1] > 9
+    assert np.all(np.diff(quantile.forward(np.linspace(0, 100, 1001))) > 0)  # strictly increasing
 
 
 def test_auto_transform_logs_right_skewed_positive_values_only():
@@ -54,8 +67,8 @@ def test_auto_transform_logs_right_skewed_positive_values_only():
     assert TargetTransform.fit(accuracy, "auto").kind == "affine"
     assert TargetTransform.fit(accuracy - 100, "auto").kind == "affine"  # not all positive
     assert TargetTransform.fit(np.full(5, 3.0), "affine").forward(np.array([3.0]))[0] == pytest.approx(5.0)
-    with pytest.raises(ValueError, match="valid: identity, affine, log_affine, auto"):
-        TargetTransform.fit(latency, "quantile")
+    with pytest.raises(ValueError, match="valid: identity, affine, log_affine, quantile, auto"):
+        TargetTransform.fit(latency, "rank")
 
 
 def test_transformed_objective_is_predicted_in_its_own_units_and_kept_on_reload(tmp_path):
