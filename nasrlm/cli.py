@@ -8,8 +8,9 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +22,48 @@ class CliError(Exception):
     """A problem with the user's input: printed without a traceback."""
 
 
-def positive_int(text: str) -> int:
-    """argparse type of counts and sizes (epochs, samples, ...): 1 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for an error message, cut short: a 5,000-digit number is not echoed whole."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type of counts that may be zero (warm-up runs)."""
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type of a count or size: a whole number from ``low`` (up to ``high``, where more
+    cannot work: memory that grows with it, or a library's own limit)."""
+    bounds = f"at least {low}" if high is None else f"from {low:,} to {high:,}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            expected = f"a whole number {'of ' if high is None else ''}{bounds}"
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {shown(text)}") from None
+        if value < low or (high is not None and value > high):
+            digits = str(value)
+            got = digits if len(digits) <= 40 else f"{digits[:20]}... ({len(digits):,} digits)"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {got}")
+        return value
+
+    return parse
+
+
+positive_int = whole_number(1)  # counts and sizes: epochs, samples, budget, ...
+non_negative_int = whole_number(0)  # counts that may be zero: warm-up runs
+# numpy's and Optuna's samplers take seeds of 32 bits; a negative one is an error there, not here.
+seed_int = whole_number(0, 2**32 - 1)
+threads_int = whole_number(1, 1024)  # torch and onnxruntime fail to start absurd numbers of threads
+samples_int = whole_number(1, 10_000)  # samples decoded per input: memory grows with them
+
+
+def learning_rate(text: str) -> float:
+    """argparse type of a learning rate: above 0 and at most 1 (Adam diverges long before 1)."""
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+        message = f"expected a number above 0 and at most 1, e.g. 1e-3, got {shown(text)}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1, e.g. 1e-3, got {shown(text)}")
     return value
 
 
@@ -131,6 +155,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     space = _space(args.space)
     metrics = _metric_names(space, args.metrics)
+    if args.n > space.size:
+        raise CliError(f"-n {args.n:,} is more than the {space.size:,} architectures of {space.name}; give fewer")
     rng = np.random.default_rng(args.seed)
     archs = [space.sample(rng) for _ in range(args.n)]
     started = time.perf_counter()
@@ -155,14 +181,23 @@ def _query(space, arch, metric: str) -> float:
         raise CliError(str(exc).strip("'\"")) from None
 
 
+def _arch(space, text: str):
+    """The architecture of ``space`` a user typed: its index, or its arch string."""
+    try:
+        if text.isascii() and text.isdigit():  # "²" and "٣" are digits to Python, not indices to a user
+            if len(text) > 18:  # no space is that large; int() would refuse past 4,300 digits anyway
+                raise IndexError(f"index {shown(text)} out of range; valid indices are 0..{space.size - 1}")
+            return space.arch(int(text))
+        return space.arch(text)
+    except (ValueError, IndexError) as exc:
+        raise CliError(str(exc)) from None
+
+
 def cmd_query(args: argparse.Namespace) -> None:
     space = _space(args.space)
     metrics = _metric_names(space, args.metrics)
     for text in args.archs:
-        try:
-            arch = space.arch(int(text)) if text.isdigit() else space.arch(text)
-        except (ValueError, IndexError) as exc:
-            raise CliError(str(exc)) from None
+        arch = _arch(space, text)
         values = ", ".join(f"{m}={_query(space, arch, m):.6g}" for m in metrics)
         print(f"{arch.index}\t{arch}\t{values}")
 
@@ -180,10 +215,7 @@ def cmd_onnx_text(args: argparse.Namespace) -> None:
             raise CliError(str(exc)) from None
     else:
         space = _space(args.space)
-        try:
-            text = space.onnx_text(int(source) if source.isdigit() else source)
-        except (ValueError, IndexError) as exc:
-            raise CliError(str(exc)) from None
+        text = space.onnx_text(_arch(space, source))
     if args.out:
         _write(args.out, text)
         print(f"wrote {len(text):,} characters to {args.out}")
@@ -200,6 +232,12 @@ def _write(path: str, text: str) -> None:
         raise CliError(f"--out {path}: cannot write ({exc.strerror or exc})") from None
 
 
+def _names(columns) -> str:
+    """Column names for a one-line message: quoted, since a file may name a column with a line break."""
+    names = [shown(str(name), 30) for name in columns]
+    return ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "") or "(none)"
+
+
 def _read_table(path: str, text_column: str) -> tuple[list[str], dict[str, np.ndarray], list[str]]:
     """Rows of a JSONL or CSV file: the text column, numeric columns, other column names."""
     import pandas as pd
@@ -212,7 +250,7 @@ def _read_table(path: str, text_column: str) -> tuple[list[str], dict[str, np.nd
     except ValueError as exc:
         raise CliError(f"cannot read {path} as {'JSON lines' if file.suffix != '.csv' else 'CSV'}: {exc}") from None
     if text_column not in frame.columns:
-        raise CliError(f"{path} has no column {text_column!r}; columns: {', '.join(map(str, frame.columns))}")
+        raise CliError(f"{path} has no column {text_column!r}; columns: {_names(frame.columns)}")
     numeric = {
         c: frame[c].to_numpy(dtype=np.float64)
         for c in frame.columns
@@ -246,7 +284,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     if missing or not targets:
         raise CliError(
             f"target column(s) {missing or '(none)'} not numeric columns of {args.data}; "
-            f"numeric columns: {', '.join(numeric) or '(none)'}"
+            f"numeric columns: {_names(numeric)}"
         )
     if args.init:
         try:
@@ -329,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default="nb201")
     p.add_argument("--metrics", default="acc,test_acc,latency_pixel3,params,flops")
     p.add_argument("-n", type=positive_int, default=5, help="number of architectures (default 5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--show-text", action="store_true", help="print the ONNX text of the first one")
     p.set_defaults(run=cmd_demo)
 
@@ -353,19 +391,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="fine-tune this saved model instead of starting from scratch")
     p.add_argument("--epochs", type=positive_int, default=60)
     p.add_argument("--batch-size", type=positive_int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--max-length", type=positive_int, default=512, help="input tokens kept per text (new models)")
+    p.add_argument("--lr", type=learning_rate, default=1e-3)
+    p.add_argument(
+        "--max-length",
+        type=whole_number(5, 65_536),  # <s>, </s> and a cut marker leave room for text from 5 on
+        default=512,
+        help="input tokens kept per text (new models)",
+    )
     p.add_argument("--freeze-encoder", action="store_true", help="train the decoder only (fast fine-tuning)")
     p.add_argument("--checkpoint-dir", help="resumable training state is kept here")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.set_defaults(run=cmd_fit)
 
     p = commands.add_parser("predict", help="predict with a saved RLM for each row of a JSONL/CSV")
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--text-column", default="text")
-    p.add_argument("--samples", type=positive_int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=samples_int, default=32)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", help="CSV to write (default: print)")
     p.set_defaults(run=cmd_predict)
 

@@ -461,7 +461,7 @@ def cmd_report(args: Any) -> None:
 
 def register(commands: Any) -> None:
     """Add ``nasrlm report`` to the CLI's subcommands."""
-    from nasrlm.cli import positive_int
+    from nasrlm.cli import positive_int, samples_int, threads_int, whole_number
 
     p = commands.add_parser(
         "report",
@@ -478,17 +478,21 @@ def register(commands: Any) -> None:
     p.add_argument("--objectives", default="acc,latency_pixel3")
     p.add_argument("--predictors", default=",".join(DEFAULT_PREDICTORS), help="rlm and/or baselines, comma-separated")
     p.add_argument("--train-sizes", default=",".join(map(str, DEFAULT_SIZES)))
-    p.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS-1")
-    p.add_argument("--test-size", type=int, default=None, help="test on this many random held-out archs (default: all)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0 .. SEEDS-1")
+    p.add_argument(
+        "--test-size",
+        type=whole_number(2),  # a rank correlation needs two points
+        default=None,
+        help="test on this many random held-out archs (default: all)",
+    )
     p.add_argument("--out", default="report", help="folder for results, plots and the report (default: report)")
-    # --seeds, --test-size and the RLM's numbers are checked by the report's configs
-    p.add_argument("--rlm-samples", type=int, default=RlmSettings.samples, help="samples per RLM prediction")
-    p.add_argument("--rlm-epochs", type=int, default=RlmSettings.epochs)
+    p.add_argument("--rlm-samples", type=samples_int, default=RlmSettings.samples, help="samples per RLM prediction")
+    p.add_argument("--rlm-epochs", type=positive_int, default=RlmSettings.epochs)
     p.add_argument("--rlm-init", help="fine-tune this saved surrogate instead of the shipped default")
     p.add_argument(
         "--epochs", type=positive_int, default=None, help="override the trained baselines' epochs (quick runs)"
     )
     p.add_argument("--surrogate", help="only evaluate this saved surrogate on held-out archs (no fitting)")
-    p.add_argument("--threads", type=positive_int, default=1, help="torch threads for the RLM (default 1)")
+    p.add_argument("--threads", type=threads_int, default=1, help="torch threads for the RLM (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_report)

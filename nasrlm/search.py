@@ -100,6 +100,8 @@ class SearchConfig:
             raise SearchError(f"unknown sampler {self.sampler!r}; valid samplers: {', '.join(SAMPLERS)}")
         if self.budget < 1:
             raise SearchError(f"budget must be at least 1, got {self.budget}")
+        if not 0 <= self.seed < 2**32:  # what numpy's and Optuna's samplers take
+            raise SearchError(f"seed must be from 0 to {2**32 - 1}, got {self.seed}")
         if self.heartbeat < 1:
             raise SearchError(f"heartbeat must be at least 1 second, got {self.heartbeat}")
         if not self.objectives:
@@ -396,6 +398,12 @@ def run_search(
     except UnknownSpaceError as exc:
         raise SearchError(str(exc)) from None
     _check_metrics(space, config.objectives, "objective")
+    size = getattr(space, "size", None)
+    if size is not None and config.budget > size:  # no architecture is queried twice, so it could never finish
+        raise SearchError(
+            f"budget {config.budget:,} is more than the {size:,} architectures of space {space.name!r}; give at most "
+            f"{size:,}"
+        )
     constraints = [parse_constraint(text) for text in config.constraints]
     _check_metrics(space, [c.metric for c in constraints], "constraint metric")
     reference = config.reference or default_reference(space, config.objectives)

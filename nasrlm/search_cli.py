@@ -98,7 +98,7 @@ def _print_summary(result: Any, config: Any) -> None:
 
 
 def register(commands: Any) -> None:
-    from .cli import positive_int
+    from .cli import positive_int, seed_int, threads_int, whole_number
     from .search import SAMPLERS
 
     p = commands.add_parser(
@@ -110,7 +110,7 @@ def register(commands: Any) -> None:
     p.add_argument("--objectives", default="acc,latency_pixel3", help="comma-separated metric names of the space")
     p.add_argument("--budget", type=positive_int, default=100, help="benchmark queries (finished trials) in the study")
     p.add_argument("--sampler", default="rlm", choices=SAMPLERS, metavar="{" + ",".join(SAMPLERS) + "}")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument(
         "--storage",
         help="Optuna storage URL (sqlite:///x.db, postgresql://..., journal:///x.log); default: OUT/study.db",
@@ -125,12 +125,12 @@ def register(commands: Any) -> None:
     p.add_argument("--out", default="nasrlm-search", help="results folder (default: ./nasrlm-search)")
     p.add_argument(
         "--heartbeat",
-        type=positive_int,
+        type=whole_number(1, 7 * 24 * 3600),  # a week; Optuna's timers overflow far beyond
         default=300,
         metavar="SECONDS",
         help="database storages: a trial whose worker has been silent this long is failed and retried once "
         "(default 300)",
     )
-    p.add_argument("--threads", type=positive_int, default=1, help="torch threads for the surrogate (default 1)")
+    p.add_argument("--threads", type=threads_int, default=1, help="torch threads for the surrogate (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_search)

@@ -396,7 +396,7 @@ def _default_name(args: argparse.Namespace) -> str:
 
 
 def register(commands: Any) -> None:
-    from .cli import non_negative_int, positive_int
+    from .cli import non_negative_int, positive_int, samples_int, threads_int, whole_number
     from .latency import BACKENDS, DEVICES
 
     p = commands.add_parser("verify", help="measure candidates' latency; compare with the surrogate; store the device")
@@ -410,13 +410,13 @@ def register(commands: Any) -> None:
         "--device", choices=DEVICES, help="default: cpu for onnxruntime, cuda for triton, torch: cuda if any"
     )
     p.add_argument("--device-name", help="stored as metric latency_NAME (default: local_BACKEND_DEVICE)")
-    p.add_argument("--threads", type=positive_int, default=1, help="CPU threads of the runtime (default 1)")
+    p.add_argument("--threads", type=threads_int, default=1, help="CPU threads of the runtime (default 1)")
     p.add_argument("--warmup", type=non_negative_int, default=10, help="untimed runs first (default 10)")
     p.add_argument("--repeats", type=positive_int, default=30, help="timed rounds; the median is reported (default 30)")
-    p.add_argument("--batch-size", type=positive_int, default=1)
+    p.add_argument("--batch-size", type=whole_number(1, 1024), default=1)  # inputs are allocated per batch
     p.add_argument("--surrogate", help="saved surrogate to compare with (default: the shipped pretrained one)")
     p.add_argument("--objective", help="surrogate objective to compare (default: latency_NAME, else ort_latency_ms)")
-    p.add_argument("--samples", type=positive_int, default=32, help="surrogate samples per arch")
+    p.add_argument("--samples", type=samples_int, default=32, help="surrogate samples per arch")
     p.add_argument("--no-predict", action="store_true", help="measure only; no surrogate")
     p.add_argument("--table", help="device table CSV to store into (default: the nasrlm cache folder)")
     p.add_argument("--no-store", action="store_true", help="do not store the measurements as a device metric")
