@@ -4,9 +4,11 @@ Any network (a ``torch.nn.Module`` with an example input, an ``onnx.ModelProto``
 file) becomes the text that ``onnx.printer`` prints for its graph, after a canonicalization that
 makes the text a function of the architecture alone:
 
-* **no weight values** — every floating-point initializer with more than one element becomes a
-  typed graph input (``float[16,16,3,3] w3``), so shapes stay visible and values do not; scalars and
-  integer constants (reshape targets, axes) are architecture, and keep their values;
+* **no weight values** — every floating-point initializer that is a tensor (rank 1 or more, of any
+  size: the bias of a ``Linear(8, 1)`` has one element) becomes a typed graph input
+  (``float[16,16,3,3] w3``), so shapes stay visible and values do not; so does a module's
+  parameter of rank 0. Other scalars (the 0.5 of ``x * 0.5``) and integer constants (reshape
+  targets, axes) are architecture, and keep their values;
 * **untied weights** — each use of a weight gets its own input: exporters deduplicate initializers
   whose *values* happen to be equal (e.g. all-zero biases), which would otherwise leak weight values
   into the structure of the text;
@@ -23,7 +25,6 @@ networks give identical text.
 from __future__ import annotations
 
 import io
-import math
 import os
 import threading
 import warnings
@@ -140,8 +141,16 @@ class _Renamer:
         return new
 
 
-def _is_weight(tensor: onnx.TensorProto) -> bool:
-    return tensor.data_type in _FLOAT_TYPES and math.prod(tensor.dims) > 1
+def _is_weight(tensor: onnx.TensorProto, parameter_names: Collection[str] = ()) -> bool:
+    """Whether an initializer holds learned values, which the text must not show.
+
+    By rank, not by size: a one-element tensor is as much a weight as a large one (and an exporter
+    cannot tell a parameter's shape [1] from a folded constant's), while a rank-0 float is almost
+    always a scalar the code wrote (``x * 0.5``); a rank-0 parameter is known by its name.
+    """
+    if tensor.data_type not in _FLOAT_TYPES:
+        return False
+    return len(tensor.dims) > 0 or tensor.name in parameter_names
 
 
 def _clean_node(
@@ -173,7 +182,9 @@ def _clean_node(
     return new
 
 
-def _normalize_nodes(graph: onnx.GraphProto) -> tuple[list[onnx.NodeProto], dict[str, onnx.TensorProto]]:
+def _normalize_nodes(
+    graph: onnx.GraphProto, parameter_names: Collection[str] = ()
+) -> tuple[list[onnx.NodeProto], dict[str, onnx.TensorProto]]:
     """Original names kept; Identity nodes removed; weights untied; constants placed before first use.
 
     Returns the node list and the weights (initializers that become inputs), one entry per use:
@@ -196,15 +207,18 @@ def _normalize_nodes(graph: onnx.GraphProto) -> tuple[list[onnx.NodeProto], dict
             inputs = []
             for name in node.input:
                 name = alias.get(name, name)
-                if name in initializers and _is_weight(initializers[name]):
+                if name in initializers and _is_weight(initializers[name], parameter_names):
                     use = f"{name}#{len(weights)}"  # '#' cannot clash: exporters never emit it
                     weights[use] = initializers[name]
                     name = use
                 inputs.append(name)
             body.append(_clean_node(node, inputs, node.output, node.name))
     for name, tensor in initializers.items():
-        if not _is_weight(tensor):
-            constants[name] = helper.make_node("Constant", [], [name], value=tensor)
+        if not _is_weight(tensor, parameter_names):
+            value = onnx.TensorProto()
+            value.CopyFrom(tensor)
+            value.ClearField("name")  # the exporter's name ("onnx::Reshape_12", "fc.bias"), not architecture
+            constants[name] = helper.make_node("Constant", [], [name], value=value)
     result: list[onnx.NodeProto] = []
     placed: set[str] = set()
     for node in body:
@@ -308,17 +322,20 @@ def _canonical_function(function: onnx.FunctionProto, domains: dict[str, str]) -
     )
 
 
-def canonicalize(model: onnx.ModelProto, scopes: dict[str, str] | None = None) -> onnx.ModelProto:
+def canonicalize(
+    model: onnx.ModelProto, scopes: dict[str, str] | None = None, *, parameter_names: Collection[str] = ()
+) -> onnx.ModelProto:
     """The canonical form described in the module docstring (a new model; ``model`` is untouched).
 
     ``scopes`` maps node-name prefixes to function names (see :func:`function_scopes`): nodes
-    under each prefix are folded into calls of a local function.
+    under each prefix are folded into calls of a local function. ``parameter_names``: initializers
+    that are weights whatever their rank (a module's parameters; tensors of rank 1 or more always are).
     """
-    return canonicalize_with_weight_map(model, scopes)[0]
+    return canonicalize_with_weight_map(model, scopes, parameter_names=parameter_names)[0]
 
 
 def canonicalize_with_weight_map(
-    model: onnx.ModelProto, scopes: dict[str, str] | None = None
+    model: onnx.ModelProto, scopes: dict[str, str] | None = None, *, parameter_names: Collection[str] = ()
 ) -> tuple[onnx.ModelProto, dict[str, str]]:
     """:func:`canonicalize`, plus which original initializer feeds each weight input (``w3`` -> name).
 
@@ -327,7 +344,7 @@ def canonicalize_with_weight_map(
     """
     graph = model.graph
     domains = {f.domain: FUNCTION_DOMAIN for f in model.functions}
-    nodes, weights = _normalize_nodes(graph)
+    nodes, weights = _normalize_nodes(graph, parameter_names)
     initializer_names = {t.name for t in graph.initializer}
     functions = [_canonical_function(f, domains) for f in model.functions]
     if scopes:
@@ -409,9 +426,10 @@ def to_onnx_text(
             )
         if example_input is None:
             raise TypeError("example_input is required to export a torch.nn.Module")
-        return printer.to_text(
-            canonicalize(export_module(source, example_input, opset=opset), function_scopes(source, functions))
-        )
+        model = export_module(source, example_input, opset=opset)
+        # The exporter names an initializer after the parameter it holds, where it holds one unchanged.
+        parameters = {name for name, _ in source.named_parameters()}
+        return printer.to_text(canonicalize(model, function_scopes(source, functions), parameter_names=parameters))
     return printer.to_text(canonicalize(model))
 
 

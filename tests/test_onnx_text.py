@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -47,9 +49,11 @@ def _randomize(module: nn.Module, seed: int) -> nn.Module:
     return module.eval()
 
 
-def _run_canonical(model: onnx.ModelProto, scopes: dict[str, str], x: torch.Tensor) -> np.ndarray:
+def _run_canonical(
+    model: onnx.ModelProto, scopes: dict[str, str], x: torch.Tensor, parameter_names: Collection[str] = ()
+) -> np.ndarray:
     """Canonical text -> parsed model -> onnxruntime, fed the original weights."""
-    canonical, weight_map = canonicalize_with_weight_map(model, scopes)
+    canonical, weight_map = canonicalize_with_weight_map(model, scopes, parameter_names=parameter_names)
     parsed = parse_text(printer.to_text(canonical))
     initializers = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     feeds = {"x": x.numpy(), **{w: initializers[src] for w, src in weight_map.items()}}
@@ -131,3 +135,38 @@ def test_bad_inputs(tmp_path):
         to_onnx_text(42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="only when source is a torch.nn.Module"):
         to_onnx_text(export_module(Net(), x), x)
+
+
+class Scaled(nn.Module):
+    """A one-output head with a learned rank-0 temperature and a constant the code wrote."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(8, 1)
+        self.temperature = nn.Parameter(torch.tensor(2.5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x) * self.temperature + 0.5
+
+
+def test_one_element_weights_are_inputs_not_values():
+    features = torch.randn(2, 8)
+    first, second = _randomize(nn.Linear(8, 1), 5), _randomize(nn.Linear(8, 1), 6)
+    text = to_onnx_text(first, features)
+    assert text == to_onnx_text(second, features)  # same architecture, new weights: same text
+    assert "float[1] w1" in text and "Constant" not in text
+    assert f"{first.bias.item():.6g}"[:6] not in text and "bias" not in text
+
+
+def test_rank_0_parameters_are_weights_and_written_scalars_are_architecture():
+    features = torch.randn(2, 8)
+    texts = {to_onnx_text(_randomize(Scaled(), seed), features) for seed in (7, 8)}
+    assert len(texts) == 1
+    (text,) = texts
+    assert "float w2" in text  # the temperature, an input without a shape
+    assert "{0.5}" in text  # the 0.5 in forward is part of the network
+    np.testing.assert_allclose(
+        _run_canonical(export_module(_randomize(Scaled(), 9), features), {}, features, {"temperature"}),
+        _randomize(Scaled(), 9)(features).detach().numpy(),
+        rtol=1e-5,
+    )
