@@ -43,6 +43,7 @@ class Variant:
     joint: bool = True  # decode objectives in one sequence (else each from the input alone)
     samples: int = 32
     ensemble: int = 1  # models fitted with different seeds; their samples are pooled
+    init_like: bool = False  # new objectives start as the known objective that ranks them best
     scratch_max_length: int = 128  # for init=scratch: tokens read (tail of the text)
     text: str = "full"  # "full": every op the network runs (the space's text); "live": without dead edges
 
@@ -100,6 +101,7 @@ CHECKPOINTS = {
     "v1t": "runs/pretrain_v1t/model",  # counts + graph + ort labels, last 128 tokens
     "v2t": "runs/pretrain_v2t/model",  # + zero-cost proxies, last 128 tokens
     "v2h": "runs/pretrain_v2h/model",  # + zero-cost proxies, whole text up to 512 tokens
+    "v3t": "runs/pretrain_v3t/model",  # as v2t, with the proxies of all archs (v2t had 5,000)
 }
 for _tag, _path in CHECKPOINTS.items():
     VARIANTS[f"{_tag}_frozen"] = Variant(f"{_tag} checkpoint, frozen encoder", init=_path, train=FROZEN)
@@ -124,6 +126,27 @@ for _tag, _path in CHECKPOINTS.items():
         init=_path,
         train=WHOLE,
         target_transform="quantile",
+    )
+    for _epochs in (60, 150):  # no early stopping: the validation loss (all digits) may stop too early for ranks
+        VARIANTS[f"{_tag}_frozen_qt_e{_epochs}"] = Variant(
+            f"{_tag} checkpoint, frozen encoder, quantile transform, {_epochs} epochs, nothing held out",
+            init=_path,
+            train={**FROZEN, "epochs": _epochs, "val_fraction": 0.0},
+            target_transform="quantile",
+        )
+    VARIANTS[f"{_tag}_frozen_qt_like"] = Variant(
+        f"{_tag} checkpoint, frozen encoder, quantile transform, new objectives start as the most alike label",
+        init=_path,
+        train=FROZEN,
+        target_transform="quantile",
+        init_like=True,
+    )
+    VARIANTS[f"{_tag}_whole_qt_like"] = Variant(
+        f"{_tag} checkpoint, whole model, quantile transform, new objectives start as the most alike label",
+        init=_path,
+        train=WHOLE,
+        target_transform="quantile",
+        init_like=True,
     )
     VARIANTS[f"{_tag}_frozen_ens4"] = Variant(
         f"{_tag} checkpoint, frozen encoder, 4 seeds pooled", init=_path, train=FROZEN, ensemble=4
@@ -217,6 +240,7 @@ def fit_and_sample(variant: Variant, train_idx, test_idx, targets, seed: int, te
                 {name: targets[name][train_idx] for name in group},
                 config,
                 target_transform=variant.target_transform,
+                init_like=variant.init_like,
             )
             fit_seconds += time.perf_counter() - started
             epochs.append(result.epochs)

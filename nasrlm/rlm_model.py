@@ -321,8 +321,13 @@ class RegressionLM(nn.Module):
                 out[:, j, p] = token[:, 0]
         return out.reshape(b, samples, len(ids), t)
 
-    def add_objective(self, name: str) -> RegressionLM:
-        """A copy of this model that also decodes ``name`` (its embedding starts at the mean of the others)."""
+    def add_objective(self, name: str, like: str | None = None) -> RegressionLM:
+        """A copy of this model that also decodes ``name``.
+
+        Its embedding starts as a copy of objective ``like``'s (an objective whose values rank
+        networks as the new one does: the new objective then starts out predicting that ranking),
+        or at the mean of the others.
+        """
         if name in self.objectives:
             raise ValueError(f"the model already decodes {name!r}")
         from dataclasses import replace
@@ -333,5 +338,5 @@ class RegressionLM(nn.Module):
         with torch.no_grad():
             old = self.objective_embed.weight
             grown.objective_embed.weight[: len(old)] = old
-            grown.objective_embed.weight[len(old)] = old.mean(0)
+            grown.objective_embed.weight[len(old)] = old[self.objectives.index(like)] if like else old.mean(0)
         return grown

@@ -231,10 +231,13 @@ class Surrogate:
         raw_text: bool = False,
         target_transform: str | None = None,
         allow_missing: bool = False,
+        init_like: bool | None = None,
     ) -> TrainResult:
         """Train on ``inputs`` with ``targets`` (objective name -> values).
 
-        ``config`` and ``target_transform`` default to the shipped recipe (:mod:`nasrlm.recipe`).
+        ``config``, ``target_transform`` and ``init_like`` default to the shipped recipe
+        (:mod:`nasrlm.recipe`). ``init_like``: a new objective starts as a copy of the known objective
+        whose predictions on these inputs rank them most like its targets (see ``_most_alike``).
 
         Objectives the model does not decode yet are added (a new device, say); rows train only the
         objectives given. A new objective gets a ``target_transform`` (see :mod:`nasrlm.targets`:
@@ -247,6 +250,7 @@ class Surrogate:
 
         config = config or DEFAULT_RECIPE.train_config(progress=True)
         target_transform = target_transform or DEFAULT_RECIPE.target_transform
+        init_like = DEFAULT_RECIPE.init_like if init_like is None else init_like
         texts = self.texts(inputs, raw_text=raw_text)
         columns = self._targets(targets, len(texts))
         # An objective's transform is fitted when it is first trained and kept from then on. Models
@@ -256,7 +260,10 @@ class Surrogate:
         before = set(self.objectives)
         for name, values in columns.items():
             if name not in self.objectives:
-                self.model = self.model.add_objective(name)
+                known = [o for o in self.objectives if o in before]
+                like = self._most_alike(texts, values, known) if init_like and known else None
+                self.model = self.model.add_objective(name, like=like)
+                self.meta.setdefault("initialized_like", {})[name] = like
             if name not in recorded and not (legacy and name in before):
                 recorded[name] = TargetTransform.fit(values[np.isfinite(values)], target_transform).to_dict()
         self.meta["target_transforms"] = recorded
@@ -303,6 +310,34 @@ class Surrogate:
             }
         )
         return result
+
+    def _most_alike(
+        self, texts: Sequence[str], values: np.ndarray, known: Sequence[str], rows: int = 256
+    ) -> str | None:
+        """The ``known`` objective whose greedy predictions on (up to ``rows`` of) ``texts`` have the
+        highest Spearman correlation with ``values``; None when none correlates positively.
+
+        A pretrained model already reads FLOPs, conv counts and zero-cost proxies off a network;
+        a new objective (accuracy) that starts from the most alike of them starts from its ranking
+        instead of from nothing, and fine-tuning only has to learn the difference.
+        """
+        from scipy.stats import spearmanr
+
+        finite = np.flatnonzero(np.isfinite(values))[:rows]
+        if len(finite) < 5 or np.ptp(values[finite]) == 0:
+            return None
+        chosen = [texts[i] for i in finite]
+        # Decoded one by one from the input alone: each known objective's own ranking of these inputs.
+        predicted = self.sample(chosen, num_samples=1, objectives=known, temperature=0, raw_text=True, joint=False)[
+            :, 0, :
+        ]
+        scores = []
+        for k in range(predicted.shape[1]):
+            column = predicted[:, k]
+            rho = spearmanr(column, values[finite])[0] if np.ptp(column) > 0 else np.nan
+            scores.append(-np.inf if np.isnan(rho) else rho)
+        best = int(np.argmax(scores))
+        return known[best] if scores[best] > 0 else None
 
     @property
     def target_transforms(self) -> dict[str, TargetTransform]:

@@ -167,3 +167,22 @@ def test_missing_values_train_the_other_objectives():
     assert surrogate.target_transforms["z"].high == pytest.approx(np.nanmax(z))
     with pytest.raises(ValueError, match="NaN"):
         surrogate.fit(texts, {"y": convs, "z": z}, TrainConfig(epochs=1, progress=False), raw_text=True)
+
+
+def test_new_objective_starts_as_the_known_objective_that_ranks_it_best():
+    texts, convs = _texts(200, seed=7)
+    surrogate = _surrogate(texts, ("convs", "noise"))
+    noise = np.random.default_rng(0).random(200)
+    config = TrainConfig(epochs=20, batch_size=16, lr=3e-3, objective_dropout=0.3, progress=False)
+    surrogate.fit(texts, {"convs": convs, "noise": noise}, config, raw_text=True)
+    # A new objective that ranks like the conv count: before any training, it already ranks like it.
+    target = 3.0 * convs + 1.0
+    untrained = TrainConfig(epochs=1, lr=1e-9, progress=False)
+    surrogate.fit(texts[:60], {"new": target[:60]}, untrained, raw_text=True, init_like=True)
+    assert surrogate.meta["initialized_like"]["new"] == "convs"
+    test_texts, test_convs = _texts(60, seed=8)
+    point = surrogate.predict(test_texts, num_samples=4, objectives=["new"], raw_text=True, joint=False).point["new"]
+    assert spearmanr(point, test_convs)[0] > 0.8
+    # Nothing alike (a constant target): the mean of the others, as before.
+    surrogate.fit(texts[:60], {"flat": np.full(60, 2.0)}, untrained, raw_text=True, init_like=True)
+    assert surrogate.meta["initialized_like"]["flat"] is None
