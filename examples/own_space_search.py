@@ -93,7 +93,7 @@ def main() -> None:
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-    # A small pool: exporting a module to ONNX text costs tens of milliseconds per candidate.
+    # A smaller pool than the default 200 for torch modules (each one exported to ONNX): a quick demo.
     config = RLMSamplerConfig(n_startup_trials=min(8, args.budget // 2), pool_random=40, pool_mutations=40)
     sampler = RLMSampler(SPACE, to_network, objectives=["toy_acc", "toy_params"], config=config, seed=args.seed)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)

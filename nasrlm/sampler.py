@@ -64,8 +64,10 @@ _TAKEN_STATES = (TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE, Tr
 class RLMSamplerConfig:
     n_startup_trials: int = 10  # random trials before the first fit
     proposals_per_fit: int = 4  # trials served by one fit-and-score round
-    pool_random: int = 300
-    pool_mutations: int = 600  # neighbours of the current front: all one-step ones first, then two-step
+    # Candidates scored per round: random points, and neighbours of the current front (all one-step
+    # ones first, then two-step). None: the pool for the kind of network to_network returns (below).
+    pool_random: int | None = None
+    pool_mutations: int | None = None
     num_samples: int = 16  # joint samples per candidate for the EHVI estimate
     temperature: float = 1.0  # of the RLM's sampling; below 1 trusts its most likely values more
     # ehvi: mean improvement over the samples; median: improvement of the median prediction (greedier)
@@ -77,6 +79,7 @@ class RLMSamplerConfig:
     # In objective units, one value per objective; None: the front's nadir pushed out by 10 % of its range.
     reference_point: tuple[float, ...] | None = None
     state_cache_size: int = 8192  # encoder states kept between rounds (the encoder is frozen)
+    progress: bool = True  # a progress bar while the first fit runs (new objectives: the longest step)
 
     def __post_init__(self) -> None:
         for name in ("n_startup_trials", "proposals_per_fit", "num_samples", "batch_size", "first_fit_steps"):
@@ -84,8 +87,28 @@ class RLMSamplerConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.acquisition not in ("ehvi", "median"):
             raise ValueError(f"unknown acquisition {self.acquisition!r}; valid: ehvi, median")
-        if self.pool_random + self.pool_mutations < 1:
+        for name in ("pool_random", "pool_mutations"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise ValueError(f"{name} must be at least 0 (or None for the default), got {getattr(self, name)}")
+        if min(sum(self.pool_sizes(exported=True)), sum(self.pool_sizes(exported=False))) < 1:
             raise ValueError("the candidate pool is empty: pool_random + pool_mutations must be at least 1")
+
+    def pool_sizes(self, exported: bool) -> tuple[int, int]:
+        """(random, mutations) candidates per round; ``exported``: each candidate is a torch module to export."""
+        random, mutations = POOL_EXPORTED if exported else POOL_TEXT
+        return (
+            random if self.pool_random is None else self.pool_random,
+            mutations if self.pool_mutations is None else self.pool_mutations,
+        )
+
+
+# Default pools. A network given as ONNX text (a benchmark's cached table, a direct builder) costs
+# nothing to read, and 900 candidates find the front's gaps best (experiments/bench_search.py). A
+# torch module costs an ONNX export (~15 ms on one core) and its text has never been encoded: with
+# 900 of them a round took half a minute (issue 15), with 200 a few seconds; mutations of the front
+# keep the larger share, since with few candidates the front's neighbourhood matters most.
+POOL_TEXT = (300, 600)
+POOL_EXPORTED = (60, 140)
 
 
 def stored_predictions(study: Study) -> dict[int, dict[str, dict[str, float]]]:
@@ -137,6 +160,13 @@ def _contains(distribution: BaseDistribution, value: Any) -> bool:
         return True
     steps = (value - distribution.low) / step
     return abs(steps - round(steps)) < 1e-8
+
+
+def _is_module(network: Any) -> bool:
+    """Whether ``to_network`` gave a torch module (alone or with its input): text only after an export."""
+    if isinstance(network, tuple) and network:
+        network = network[0]
+    return isinstance(network, torch.nn.Module)
 
 
 def _neighbours(params: Mapping[str, Any], space: Mapping[str, BaseDistribution], rng: np.random.Generator) -> list:
@@ -205,6 +235,7 @@ class RLMSampler(BaseSampler):
         self._rng = np.random.default_rng(seed)
         self._random = RandomSampler(seed=seed)
         self._texts: dict[tuple, str | None] = {}  # None: to_network raised for these parameters
+        self._exported = False  # to_network returns torch modules, which cost an export each
         self._states: dict[str, torch.Tensor] = {}
         self._queue: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (network parameters, prediction)
         self._queued_from = -1  # how many finished trials the current queue was made from
@@ -382,7 +413,9 @@ class RLMSampler(BaseSampler):
         key = _key(params)
         if key not in self._texts:
             try:
-                self._texts[key] = to_texts([self.to_network(dict(params))])[0]
+                network = self.to_network(dict(params))
+                self._exported = self._exported or _is_module(network)
+                self._texts[key] = to_texts([network])[0]
             except Exception as exc:  # a user's function: one bad network must not stop the study
                 self._texts[key] = None
                 self._warn_once(
@@ -440,6 +473,9 @@ class RLMSampler(BaseSampler):
             val_fraction=0.0,  # every finished trial is worth training on; steps are fixed instead
             freeze_encoder=True,  # so the cached encoder states of candidates stay valid
             seed=self._fits if self._seed is None else self._seed + self._fits,
+            # The first fit teaches new objectives from scratch: long enough (tens of seconds on a
+            # busy core) that a silent wait looks like a hang. Later fits are short and stay quiet.
+            progress=self.config.progress and self._fits == 0,
         )
 
     @staticmethod
@@ -458,6 +494,7 @@ class RLMSampler(BaseSampler):
         """Candidates: mutations of the front, then random points; over ``space``, with ``fixed`` values."""
         seen = set(taken)
         pool: list[dict[str, Any]] = []
+        pool_random, pool_mutations = self.config.pool_sizes(self._exported)
 
         def add(params: dict[str, Any]) -> None:
             key = _key(params)
@@ -471,10 +508,10 @@ class RLMSampler(BaseSampler):
             for params in starts:
                 mutations.extend(_neighbours(params, space, self._rng))
             self._rng.shuffle(mutations)
-            for params in mutations[: self.config.pool_mutations]:
+            for params in mutations[:pool_mutations]:
                 add(params)
             tries = 0
-            while len(pool) < self.config.pool_mutations and starts and tries < 4 * self.config.pool_mutations:
+            while len(pool) < pool_mutations and starts and tries < 4 * pool_mutations:
                 tries += 1  # two-step mutations fill the rest of the mutation share
                 start = starts[self._rng.integers(len(starts))]
                 first = _neighbours(start, space, self._rng)
@@ -482,9 +519,9 @@ class RLMSampler(BaseSampler):
                     break
                 second = _neighbours(first[self._rng.integers(len(first))], space, self._rng)
                 add(second[self._rng.integers(len(second))])
-        target = len(pool) + self.config.pool_random
+        target = len(pool) + pool_random
         tries = 0
-        while len(pool) < target and tries < 4 * self.config.pool_random:
+        while len(pool) < target and tries < 4 * pool_random:
             tries += 1
             add({**{name: _random_value(d, self._rng) for name, d in space.items()}, **fixed})
         return pool

@@ -352,3 +352,47 @@ def test_predictions_stay_in_each_objective_s_valid_range(tiny_surrogate_texts):
     assert predictions
     for prediction in predictions:
         assert all(0.0 <= prediction["score"][stat] <= 0.5 for stat in ("q05", "median", "q95"))
+
+
+def test_the_default_pool_is_smaller_where_each_candidate_costs_an_export(tiny_surrogate_texts):
+    """A torch module is exported to ONNX for every candidate (~15 ms): 200 of them, not 900 texts."""
+    import torch
+
+    from nasrlm.sampler import POOL_EXPORTED, POOL_TEXT
+
+    wide = {"depth": IntDistribution(1, 4), "width": IntDistribution(1, 4096)}  # far more networks than a pool
+
+    def as_module(params: dict) -> tuple[torch.nn.Module, torch.Tensor]:
+        layers = [torch.nn.Linear(8, 8) for _ in range(params["depth"] - 1)]
+        return torch.nn.Sequential(*layers, torch.nn.Linear(8, params["width"])), torch.zeros(1, 8)
+
+    def as_proto(params: dict) -> onnx.ModelProto:  # read without an export; width as a constant, not a tensor
+        model = toy_network({"depth": params["depth"], "width": 8, "act": "Relu"})
+        scale = helper.make_node("Constant", [], ["scale"], value_float=float(params["width"]))
+        model.graph.node.extend([scale, helper.make_node("Mul", [model.graph.output[0].name, "scale"], ["scaled"])])
+        model.graph.output[0].name = "scaled"
+        return model
+
+    candidates = {}
+    for name, to_network in (("module", as_module), ("text", as_proto)):
+        sampler = make_sampler(tiny_surrogate_texts, pool_random=None, pool_mutations=None, proposals_per_fit=1)
+        sampler = RLMSampler(wide, to_network, surrogate=sampler.surrogate, config=sampler.config, seed=0)
+        study = optuna.create_study(directions=["maximize"], sampler=sampler)
+        study.optimize(lambda t: t.suggest_int("depth", 1, 4) + t.suggest_int("width", 1, 4096) / 1024, n_trials=7)
+        candidates[name] = sampler.last_round["candidates"]
+    # A few candidates may repeat a network: the pool is at most its size, and far above the other.
+    assert sum(POOL_EXPORTED) * 0.9 <= candidates["module"] <= sum(POOL_EXPORTED)
+    assert sum(POOL_TEXT) * 0.9 <= candidates["text"] <= sum(POOL_TEXT)
+    assert RLMSamplerConfig(pool_random=5).pool_sizes(exported=True) == (5, POOL_EXPORTED[1])  # a given size stays
+
+
+def test_the_first_fit_shows_its_progress_and_later_fits_stay_quiet(tiny_surrogate_texts, capsys):
+    sampler = make_sampler(tiny_surrogate_texts, first_fit_steps=12, refit_steps=5)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    study.optimize(objective, n_trials=14)  # the first fit at trial 7, a refit at trial 10 and 13
+    err = capsys.readouterr().err
+    assert "12/12" in err and "5/5" not in err
+    assert sampler._fits >= 2
+    quiet = make_sampler(tiny_surrogate_texts, progress=False)
+    optuna.create_study(directions=["maximize", "minimize"], sampler=quiet).optimize(objective, n_trials=8)
+    assert "training" not in capsys.readouterr().err
