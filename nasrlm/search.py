@@ -251,6 +251,8 @@ def make_sampler(config: SearchConfig, space: Any, *, seed: int, surrogate: Any 
         rlm = config.rlm
         if config.reference is not None and rlm.reference_point is None:
             rlm = dataclasses.replace(rlm, reference_point=tuple(config.reference))
+        if not config.progress:  # --quiet: no bar for the first fit either
+            rlm = dataclasses.replace(rlm, progress=False)
         return RLMSampler(
             space.distributions(),
             _network_fn(space),
