@@ -142,13 +142,15 @@ def test_cli_search_prints_front_and_hypervolume(capsys, tmp_path):
 
 WORKER = textwrap.dedent(
     """
-    import pathlib, sys, time
+    import pathlib, sys, threading, time
     from nasrlm.search import SearchConfig, run_search
     from search_spaces import get_space
 
     storage, log, budget, seed, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    hold_at = int(sys.argv[6])  # this query blocks until the worker is killed (0: none does)
     space = get_space("nb201")
     ready = pathlib.Path(log).with_suffix(".ready")
+    queries = []
 
     def wait_for_the_other_workers():  # so each worker queries something, however late it starts
         ready.touch()
@@ -161,6 +163,10 @@ WORKER = textwrap.dedent(
     def evaluate(arch):  # a slow evaluation, logged so the test can count queries
         if not ready.exists():
             wait_for_the_other_workers()
+        queries.append(arch)
+        if len(queries) == hold_at:
+            pathlib.Path(log).with_suffix(".held").write_text(str(arch))
+            threading.Event().wait()  # mid-query, until the test kills this worker
         time.sleep(0.15)
         with open(log, "a") as handle:
             handle.write(str(arch) + "\\n")
@@ -182,31 +188,35 @@ def _complete(db: Path) -> int:
             return 0
 
 
-def _worker(tmp_path: Path, log: Path, budget: int, seed: int, workers: int = 1) -> subprocess.Popen:
+def _worker(tmp_path: Path, log: Path, budget: int, seed: int, workers: int = 1, hold_at: int = 0) -> subprocess.Popen:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    argv = [sys.executable, str(script), storage, str(log), str(budget), str(seed), str(workers)]
+    argv = [sys.executable, str(script), storage, str(log), str(budget), str(seed), str(workers), str(hold_at)]
     return subprocess.Popen(argv, env=env)
 
 
 def test_killed_search_resumes_without_losing_or_repeating_trials(tmp_path):
     log = tmp_path / "queries.log"
-    worker = _worker(tmp_path, log, budget=30, seed=0)
-    deadline = time.time() + 120
-    while _complete(tmp_path / "study.db") < 5 and time.time() < deadline:
-        time.sleep(0.1)
+    # The worker is killed in the middle of its sixth query: it waits there for the kill, so no
+    # timing decides where the kill lands. The generous deadlines are a safety net only.
+    worker = _worker(tmp_path, log, budget=30, seed=0, hold_at=6)
+    held = log.with_suffix(".held")
+    deadline = time.time() + 300
+    while not held.exists():
+        assert time.time() < deadline and worker.poll() is None, "the worker never reached its sixth query"
+        time.sleep(0.05)
     worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    finished_before = _complete(tmp_path / "study.db")
-    assert 5 <= finished_before < 30
+    worker.wait(timeout=60)
+    assert _complete(tmp_path / "study.db") == 5  # the five queries before it, each stored
     resumed = _worker(tmp_path, log, budget=30, seed=0)
-    assert resumed.wait(timeout=180) == 0
+    assert resumed.wait(timeout=300) == 0
     assert _complete(tmp_path / "study.db") == 30
     queries = log.read_text().splitlines()
-    # Each query was stored, except at most the one in flight when the worker was killed.
-    assert 30 <= len(queries) <= 31
+    # Every finished query was stored and none was repeated: the killed query's architecture stays
+    # claimed by its trial (or, had that trial's heartbeat gone stale meanwhile, by its one retry).
+    assert len(queries) == 30 and len(set(queries)) == 30
 
 
 def test_two_workers_share_one_study(tmp_path):
