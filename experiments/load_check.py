@@ -31,10 +31,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def start_postgres(folder: str) -> tuple[object, str]:
     """A throwaway PostgreSQL server (stopped with ``server.cleanup()``) and the URL of an empty database."""
-    import pgserver
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns where XDG_RUNTIME_DIR is unset
+        import pgserver
+
         server = pgserver.get_server(folder, cleanup_mode="stop")
         server.psql("CREATE DATABASE load_check;")
         return server, server.get_uri("load_check").replace("postgresql://", "postgresql+psycopg://", 1)

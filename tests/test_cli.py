@@ -87,7 +87,7 @@ def test_generic_fit_and_predict(capsys, tmp_path):
     lines = predictions.read_text().splitlines()
     assert lines[0] == "memory,memory_std,memory_q05,memory_q95" and len(lines) == 30
     code, _, err = run(capsys, "fit", "--data", str(data), "--targets", "tag", "--out", str(model))
-    assert code == 2 and "numeric columns: memory" in err
+    assert code == 2 and "numeric columns: 'memory'" in err
 
 
 def test_fit_out_never_replaces_what_it_did_not_write(capsys, tmp_path):

@@ -8,6 +8,7 @@ generous deadlines only as a safety net.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -80,8 +81,9 @@ WORKER = textwrap.dedent(
 def postgres_url() -> Iterator[str]:
     """A URL of an empty database on a PostgreSQL server that lives as long as this module's tests."""
     try:
-        import pgserver
         import psycopg  # noqa: F401  (the driver SQLAlchemy uses for postgresql+psycopg://)
+
+        pgserver = _quietly(lambda: importlib.import_module("pgserver"))
     except ImportError as exc:
         pytest.skip(f"PostgreSQL tests need the [dev] extra's pgserver and psycopg: {exc}")
     # A short path: the server's Unix socket lives in its data folder, and socket paths are limited to ~100 bytes.
