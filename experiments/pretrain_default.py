@@ -98,7 +98,8 @@ def write_note(folder: Path, info: dict) -> None:
     counts = ", ".join(f"`{name}` ({n:,} archs)" for name, n in info["label_counts"].items())
     text = f"""# The default nasrlm RLM
 
-Made by `{info["command"]}` (see its docstring): {info["minutes"]} minutes of training on a 2-core CPU
+Made by `python experiments/free_labels_nb201.py` (the zero-cost proxies of every arch, about an hour on one
+core), then `{info["command"]}` (see its docstring): {info["minutes"]} minutes of training on a 2-core CPU
 with one torch thread, {info["steps"]:,} steps, best validation loss {info["val_loss"]:.4f} ({info["stopped"]}).
 
 - Inputs: canonical ONNX text of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
@@ -189,7 +190,8 @@ def main() -> None:
         f"{result.steps} steps, {result.seconds:.0f} s, {result.stopped}, best val loss {result.best_val_loss:.4f}",
         flush=True,
     )
-    shown = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in ("labels", "max_length", "truncation", "layers")]
+    flags = ("labels", "max_length", "truncation", "layers", "epochs")
+    shown = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in flags]
     info = {
         "command": "python experiments/pretrain_default.py " + " ".join(shown),
         "labels": objectives,
