@@ -33,7 +33,7 @@ class FineTuneRecipe:
     layer_lr_decay: float = 1.0
     weight_decay: float = 0.01
     objective_dropout: float = 0.0
-    target_transform: str = "identity"  # for objectives new to the model (nasrlm.targets)
+    target_transform: str = "auto"  # for objectives new to the model (nasrlm.targets)
     init_like: bool = False  # a new objective starts as the known objective that ranks its targets best
     num_samples: int = 32  # per prediction
     joint: bool = True  # point predictions from joint samples (else each objective from the input alone)
