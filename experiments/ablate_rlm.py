@@ -45,7 +45,9 @@ class Variant:
     ensemble: int = 1  # models fitted with different seeds; their samples are pooled
     init_like: bool = False  # new objectives start as the known objective that ranks them best
     scratch_max_length: int = 128  # for init=scratch: tokens read (tail of the text)
-    text: str = "full"  # "full": every op the network runs (the space's text); "live": without dead edges
+    text: str = "full"  # "full": every op the network runs (the space's text); "live": without dead edges;
+    # "reading": the full text in its compact reading form (nasrlm.reading_text), read whole
+    scratch_truncation: str = "tail"
 
 
 FROZEN = {"freeze_encoder": True, "epochs": 40, "patience": 8}
@@ -92,6 +94,15 @@ VARIANTS: dict[str, Variant] = {
     "whole_qt": Variant("whole model + quantile target transform", train=WHOLE, target_transform="quantile"),
     "shipped_live": Variant("shipped recipe on the live-only text (dead edges dropped)", train=FROZEN, text="live"),
     "whole_live": Variant("whole model on the live-only text", train=WHOLE, text="live"),
+    "scratch_read": Variant(
+        "from scratch, whole model, target transform, the whole network in the reading form",
+        init="scratch",
+        train={**WHOLE, "epochs": 150, "patience": 30},
+        target_transform="auto",
+        text="reading",
+        scratch_max_length=512,
+        scratch_truncation="head",
+    ),
 }
 
 
@@ -190,7 +201,7 @@ def new_surrogate(variant: Variant, objectives: tuple[str, ...], texts: list[str
         objectives,
         texts,
         space="nb201",
-        tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=length, truncation="tail"),
+        tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=length, truncation=variant.scratch_truncation),
         encoder=EncoderConfig(d_model=128, n_layers=2, n_heads=4, d_ff=256, max_length=length),
         decoder=DecoderConfig(d_model=128, n_layers=2, n_heads=4, d_ff=256),
         seed=seed,
@@ -204,9 +215,18 @@ def texts_for(form: str) -> list[str]:
     space = get_space("nb201")
     if form == "full":
         return space.onnx_texts()
-    if form != "live":
-        raise ValueError(f"unknown text form {form!r}; valid: full, live")
     import gzip
+
+    if form == "reading":
+        from nasrlm.reading_text import reading_text
+
+        path = Path("runs/nb201_texts_reading.json.gz")
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(gzip.compress(json.dumps([reading_text(t) for t in space.onnx_texts()]).encode()))
+        return json.loads(gzip.decompress(path.read_bytes()))
+    if form != "live":
+        raise ValueError(f"unknown text form {form!r}; valid: full, live, reading")
 
     from search_spaces.nb201.space import _text_of_ops
 

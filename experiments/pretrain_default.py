@@ -96,15 +96,27 @@ def free_labels(work: Path) -> pd.DataFrame:
 def write_note(folder: Path, info: dict) -> None:
     """How the shipped model was made, next to it."""
     counts = ", ".join(f"`{name}` ({n:,} archs)" for name, n in info["label_counts"].items())
+    form = (
+        "the reading form (`nasrlm.reading_text`) of the canonical ONNX text"
+        if info.get("text_form") == "reading"
+        else "canonical ONNX text"
+    )
+    extra = extra_bpe = ""
+    if info.get("random_networks"):
+        extra = (
+            f", and {info['random_networks']:,} random image classifiers from `experiments/random_networks.py` "
+            "(labelled with params, flops, node and conv counts and onnxruntime latency)"
+        )
+        extra_bpe = " and the random networks"
     text = f"""# The default nasrlm RLM
 
 Made by `python experiments/free_labels_nb201.py` (the zero-cost proxies of every arch, about an hour on one
 core), then `{info["command"]}` (see its docstring): {info["minutes"]} minutes of training on a 2-core CPU
 with one torch thread, {info["steps"]:,} steps, best validation loss {info["val_loss"]:.4f} ({info["stopped"]}).
 
-- Inputs: canonical ONNX text of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
-  (dead edges included), BPE ({info["vocab"]:,} symbols) learned on 4,000 of them; up to {info["max_length"]} tokens
-  ({info["truncation"]} of a longer text).
+- Inputs: {form} of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
+  (dead edges included){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe};
+  up to {info["max_length"]} tokens ({info["truncation"]} of a longer text).
 - Model: built-in transformer encoder, {info["layers"]} layers of width {info["d_model"]}, and a 2-layer number decoder.
 - Labels (anyone can compute them; no accuracy and no benchmark latency): {counts}.
   Each is written through a target transform fitted on its values, with objective dropout {info["dropout"]}.
@@ -126,6 +138,14 @@ def main() -> None:
     parser.add_argument("--objective-dropout", type=float, default=0.3)
     parser.add_argument("--work", type=Path, default=Path("runs/pretrain"))
     parser.add_argument("--out", type=Path, default=None, help="default: WORK/model")
+    parser.add_argument("--text-form", default="onnx", choices=("onnx", "reading"), help="what the model reads")
+    parser.add_argument(
+        "--random-networks",
+        type=Path,
+        default=None,
+        help="rows of experiments/random_networks.py to train on as well (their free labels)",
+    )
+    parser.add_argument("--random-repeats", type=int, default=1, help="times each random network is seen per epoch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads; 1 leaves a core for other work")
     args = parser.parse_args()
@@ -158,6 +178,24 @@ def main() -> None:
     texts = space.onnx_texts(progress=True)
     rng = np.random.default_rng(args.seed)
     tokenizer_texts = [texts[i] for i in rng.choice(len(texts), 4000, replace=False)]
+    nb201_archs = len(texts)
+    columns = {name: labels[name].to_numpy(dtype=float) for name in objectives}
+    random_rows = []
+    if args.random_networks:
+        from random_networks import load_rows
+
+        random_rows = load_rows(args.random_networks)
+        if not random_rows:
+            parser.error(
+                f"--random-networks {args.random_networks} holds no rows; make them with experiments/random_networks.py"
+            )
+        print(f"{len(random_rows)} random networks, each seen {args.random_repeats}x per epoch")
+        extra = [r["text"] for r in random_rows] * args.random_repeats
+        tokenizer_texts += [r["text"] for r in random_rows]
+        texts = list(texts) + extra
+        for name in objectives:
+            values = [float(r[name]) if name in r else np.nan for r in random_rows] * args.random_repeats
+            columns[name] = np.concatenate([columns[name], np.array(values)])
     width = args.d_model
     surrogate = Surrogate.new(
         objectives[:1],
@@ -167,6 +205,7 @@ def main() -> None:
         encoder=EncoderConfig(d_model=width, n_layers=args.layers, n_heads=4, d_ff=2 * width, max_length=1024),
         decoder=DecoderConfig(d_model=width, n_layers=2, n_heads=4, d_ff=2 * width),
         seed=args.seed,
+        text_form=args.text_form,
     )
     config = TrainConfig(
         epochs=args.epochs,
@@ -181,7 +220,7 @@ def main() -> None:
     )
     result = surrogate.fit(
         texts,
-        {name: labels[name].to_numpy(dtype=float) for name in objectives},
+        columns,
         config,
         target_transform="auto",
         allow_missing=True,
@@ -190,13 +229,15 @@ def main() -> None:
         f"{result.steps} steps, {result.seconds:.0f} s, {result.stopped}, best val loss {result.best_val_loss:.4f}",
         flush=True,
     )
-    flags = ("labels", "max_length", "truncation", "layers", "epochs")
-    shown = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in flags]
+    flags = ("labels", "max_length", "truncation", "layers", "epochs", "text_form", "random_networks", "random_repeats")
+    shown = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in flags if getattr(args, k) not in (None, "onnx")]
     info = {
         "command": "python experiments/pretrain_default.py " + " ".join(shown),
         "labels": objectives,
         "label_counts": counts,
-        "archs": len(texts),
+        "archs": nb201_archs,
+        "random_networks": len(random_rows),
+        "text_form": args.text_form,
         "steps": result.steps,
         "val_loss": result.best_val_loss,
         "stopped": result.stopped,

@@ -13,12 +13,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .reading_text import is_reading_text
+
 __all__ = ["looks_like_onnx_text", "to_texts"]
 
 
 def looks_like_onnx_text(text: str) -> bool:
+    """ONNX text, or a network already in its reading form (``nasrlm.reading_text``)."""
     head = text.lstrip()[:200]
-    return head.startswith("<") and "ir_version" in head
+    return (head.startswith("<") and "ir_version" in head) or is_reading_text(head)
 
 
 def _one(item: Any, space: Any, index: int) -> str:

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from . import __version__
-from .inputs import to_texts
+from .inputs import looks_like_onnx_text, to_texts
 from .number_tokenizer import NumberTokenizerConfig
+from .reading_text import reading_text
 from .rlm_model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from .targets import TargetTransform
 from .text_tokenizer import TextTokenizer, TextTokenizerConfig
@@ -36,6 +37,14 @@ __all__ = ["Prediction", "Surrogate", "SurrogateLoadError", "SurrogateSaveError"
 
 FORMAT_VERSION = 1
 PRETRAINED_DIR = Path(__file__).parent / "pretrained" / "default"
+
+
+TEXT_FORMS = ("onnx", "reading")
+
+
+def _network_reading(text: str) -> str:
+    """The reading form of a network's ONNX text; any other text unchanged."""
+    return reading_text(text) if looks_like_onnx_text(text) else text
 
 
 class SurrogateLoadError(RuntimeError):
@@ -139,11 +148,19 @@ class Surrogate:
         tokenizer: TextTokenizer,
         space: str | None = None,
         meta: Mapping[str, Any] | None = None,
+        text_form: str = "onnx",
     ) -> None:
+        if text_form not in TEXT_FORMS:
+            raise ValueError(f"unknown text form {text_form!r}; valid: {', '.join(TEXT_FORMS)}")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.space_name = space
         self.meta: dict[str, Any] = dict(meta or {})
+        # What the model reads of a network: its canonical ONNX text as is ("onnx"), or that text's
+        # compact reading form ("reading", nasrlm.reading_text), which holds whole networks in a
+        # few hundred tokens. Texts that are not networks (source code, kernels) are read as given.
+        self.text_form = text_form
+        self._reading_cache: dict[str, str] = {}
 
     # --- construction ----------------------------------------------------------------------------
     @classmethod
@@ -158,8 +175,11 @@ class Surrogate:
         decoder: DecoderConfig = DecoderConfig(),
         number: NumberTokenizerConfig = NumberTokenizerConfig(),
         seed: int = 0,
+        text_form: str = "onnx",
     ) -> Surrogate:
-        """An untrained surrogate whose BPE is learned on ``tokenizer_texts``."""
+        """An untrained surrogate whose BPE is learned on ``tokenizer_texts`` (in ``text_form``)."""
+        if text_form == "reading":
+            tokenizer_texts = [_network_reading(text) for text in tokenizer_texts]
         text_tokenizer = TextTokenizer.train(tokenizer_texts, tokenizer)
         if tokenizer.max_length > encoder.max_length:
             encoder = dataclasses.replace(encoder, max_length=tokenizer.max_length)
@@ -172,7 +192,7 @@ class Surrogate:
             encoder=encoder,
             decoder=decoder,
         )
-        return cls(RegressionLM(config), text_tokenizer, space=space)
+        return cls(RegressionLM(config), text_tokenizer, space=space, text_form=text_form)
 
     @classmethod
     def pretrained(cls, space: str | None = None) -> Surrogate:
@@ -196,7 +216,14 @@ class Surrogate:
 
     # --- data ------------------------------------------------------------------------------------
     def texts(self, inputs: Iterable[Any], *, raw_text: bool = False) -> list[str]:
-        return to_texts(inputs, self.space, raw_text=raw_text)
+        """The texts the model reads for ``inputs`` (see ``nasrlm.inputs`` and ``text_form``)."""
+        texts = to_texts(inputs, self.space, raw_text=raw_text)
+        if self.text_form == "onnx":
+            return texts
+        cache = self._reading_cache
+        if len(cache) > 100_000:  # a long search keeps proposing new networks: bound the memory
+            cache.clear()
+        return [cache[t] if t in cache else cache.setdefault(t, _network_reading(t)) for t in texts]
 
     def _encode_inputs(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, float]:
         ids, mask, truncated = self.tokenizer.encode_batch(texts)
@@ -496,6 +523,7 @@ class Surrogate:
                 "format_version": FORMAT_VERSION,
                 "nasrlm_version": __version__,
                 "space": self.space_name,
+                "text_form": self.text_form,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
                 "model": model_config,
@@ -565,4 +593,9 @@ class Surrogate:
             tokenizer = TextTokenizer.load(root / "tokenizer")
         except Exception as exc:
             raise SurrogateLoadError(f"tokenizer of {root} cannot be loaded: {exc}") from exc
-        return cls(model, tokenizer, space=config.get("space"), meta=config.get("meta"))
+        text_form = config.get("text_form", "onnx")  # saved before text forms existed: ONNX text
+        if text_form not in TEXT_FORMS:
+            raise SurrogateLoadError(
+                f"{config_path} has text form {text_form!r}; this nasrlm reads {', '.join(TEXT_FORMS)}"
+            )
+        return cls(model, tokenizer, space=config.get("space"), meta=config.get("meta"), text_form=text_form)
