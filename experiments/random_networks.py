@@ -62,9 +62,16 @@ class NetworkSpec:
 
 
 def sample_spec(rng: random.Random) -> NetworkSpec:
+    resolution = rng.choice((32, 32, 48, 64, 96))
+    stem_stride = rng.choice((1, 1, 2))
+    size = resolution // stem_stride  # feature map side, to keep every downsampling possible
     stages = []
     for s in range(rng.randint(2, 6)):
         block = rng.choice(BLOCKS)
+        downsample = "none" if s == 0 and rng.random() < 0.5 else rng.choice(("stride", "stride", "maxpool", "avgpool"))
+        if size < 4:
+            downsample = "none"
+        size = size // 2 if downsample != "none" else size
         stages.append(
             StageSpec(
                 block=block,
@@ -73,16 +80,14 @@ def sample_spec(rng: random.Random) -> NetworkSpec:
                 kernel=rng.choice((1, 3, 3, 5, 7)) if block in ("plain", "grouped") else rng.choice((3, 5, 7)),
                 expand=rng.choice((1, 3, 6)) if block == "inverted" else rng.choice((2, 4)),
                 se=rng.random() < 0.3,
-                downsample="none"
-                if s == 0 and rng.random() < 0.5
-                else rng.choice(("stride", "stride", "maxpool", "avgpool")),
+                downsample=downsample,
             )
         )
     return NetworkSpec(
-        resolution=rng.choice((32, 32, 48, 64, 96)),
+        resolution=resolution,
         stem_width=rng.choice((8, 16, 24, 32, 48, 64)),
         stem_kernel=rng.choice((3, 5, 7)),
-        stem_stride=rng.choice((1, 1, 2)),
+        stem_stride=stem_stride,
         activation=rng.choice(tuple(ACTIVATIONS)),
         stages=tuple(stages),
         head_width=rng.choice((0, 0, 128, 256, 512)),
