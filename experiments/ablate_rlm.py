@@ -113,6 +113,8 @@ CHECKPOINTS = {
     "v2t": "runs/pretrain_v2t/model",  # + zero-cost proxies, last 128 tokens
     "v2h": "runs/pretrain_v2h/model",  # + zero-cost proxies, whole text up to 512 tokens
     "v3t": "runs/pretrain_v3t/model",  # as v2t, with the proxies of all archs (v2t had 5,000)
+    "v3": "runs/pretrain_v3/model",  # a copy of the v3 default as shipped (v3t's recipe, 4 epochs)
+    "v4r": "runs/pretrain_v4r/model",  # reading form, whole networks (512 tokens), + random networks
 }
 for _tag, _path in CHECKPOINTS.items():
     VARIANTS[f"{_tag}_frozen"] = Variant(f"{_tag} checkpoint, frozen encoder", init=_path, train=FROZEN)
@@ -162,6 +164,15 @@ for _tag, _path in CHECKPOINTS.items():
     VARIANTS[f"{_tag}_frozen_ens4"] = Variant(
         f"{_tag} checkpoint, frozen encoder, 4 seeds pooled", init=_path, train=FROZEN, ensemble=4
     )
+    for _steps in (150, 400, 1000):  # a fixed training length, every row trained on, no early stopping
+        for _part, _train in (("frozen", FROZEN), ("whole", WHOLE)):
+            VARIANTS[f"{_tag}_{_part}_tt_s{_steps}"] = Variant(
+                f"{_tag} checkpoint, {_part}, target transform, about {_steps} steps, nothing held out",
+                init=_path,
+                train={**_train, "val_fraction": 0.0, "patience": 10_000},
+                steps=_steps,
+                target_transform="auto",
+            )
     VARIANTS[f"{_tag}_frozen_marg"] = Variant(
         f"{_tag} checkpoint, frozen encoder, objective dropout 0.3, marginal decoding",
         init=_path,
@@ -183,7 +194,8 @@ def epochs_for(variant: Variant, n_train: int) -> int:
     epochs = variant.train.get("epochs", 40)
     if variant.steps:
         batch = variant.train.get("batch_size", 16)
-        epochs = max(10, round(variant.steps / max(1, np.ceil(0.9 * n_train / batch))))
+        kept = n_train if variant.train.get("val_fraction") == 0.0 else 0.9 * n_train
+        epochs = max(1, round(variant.steps / max(1, np.ceil(kept / batch))))
     return epochs
 
 

@@ -265,8 +265,9 @@ def load_surrogate(name: str):
 
 def token_stats(name: str, texts: list[str]) -> float:
     """Print token counts and the share of each text the surrogate reads; return the mean share."""
-    tokenizer = load_surrogate(name).tokenizer
-    lengths = tokenizer.token_lengths(texts)
+    surrogate = load_surrogate(name)
+    tokenizer = surrogate.tokenizer
+    lengths = tokenizer.token_lengths(surrogate.texts(texts))  # in the form the surrogate reads
     limit, mode = tokenizer.config.max_length, tokenizer.config.truncation
     # Rows are <s> tokens </s>; a cut text keeps max_length - 3 tokens (one <sep> marks the cut).
     kept = np.where(lengths + 2 <= limit, lengths, limit - 3)

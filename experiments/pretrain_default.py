@@ -95,7 +95,7 @@ def free_labels(work: Path) -> pd.DataFrame:
 
 def write_note(folder: Path, info: dict) -> None:
     """How the shipped model was made, next to it."""
-    counts = ", ".join(f"`{name}` ({n:,} archs)" for name, n in info["label_counts"].items())
+    counts = ", ".join(f"`{name}` ({n:,} networks)" for name, n in info["label_counts"].items())
     form = (
         "the reading form (`nasrlm.reading_text`) of the canonical ONNX text"
         if info.get("text_form") == "reading"
@@ -112,7 +112,7 @@ def write_note(folder: Path, info: dict) -> None:
 
 Made by `python experiments/free_labels_nb201.py` (the zero-cost proxies of every arch, about an hour on one
 core), then `{info["command"]}` (see its docstring): {info["minutes"]} minutes of training on a 2-core CPU
-with one torch thread, {info["steps"]:,} steps, best validation loss {info["val_loss"]:.4f} ({info["stopped"]}).
+with {info.get("threads", 1)} torch thread(s), {info["steps"]:,} steps, best validation loss {info["val_loss"]:.4f} ({info["stopped"]}).
 
 - Inputs: {form} of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
   (dead edges included){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe};
@@ -195,6 +195,7 @@ def main() -> None:
         texts = list(texts) + extra
         for name in objectives:
             values = [float(r[name]) if name in r else np.nan for r in random_rows] * args.random_repeats
+            counts[name] += sum(name in r for r in random_rows)
             columns[name] = np.concatenate([columns[name], np.array(values)])
     width = args.d_model
     surrogate = Surrogate.new(
@@ -214,6 +215,7 @@ def main() -> None:
         patience=3,
         val_fraction=0.05,
         objective_dropout=args.objective_dropout,
+        length_buckets=True,  # NB201 and random networks differ in length: batch like with like
         max_minutes=args.minutes,
         checkpoint_dir=str(args.work / "checkpoint"),
         seed=args.seed,
@@ -238,6 +240,7 @@ def main() -> None:
         "archs": nb201_archs,
         "random_networks": len(random_rows),
         "text_form": args.text_form,
+        "threads": args.threads,
         "steps": result.steps,
         "val_loss": result.best_val_loss,
         "stopped": result.stopped,

@@ -47,6 +47,10 @@ class TrainConfig:
     checkpoint_dir: str | None = None  # resumable state is written here
     checkpoint_every_steps: int = 200
     progress: bool = True
+    # Batches of rows of similar length (each epoch still in a random order): a batch is padded to its
+    # longest row, so on texts of mixed lengths (pretraining on several spaces) this saves most of the
+    # padding. Off by default: on one space, batches of similar texts are also batches of similar networks.
+    length_buckets: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adamw", "adafactor"):
@@ -170,6 +174,22 @@ def _drop_objectives(present: torch.Tensor, rate: float, generator: torch.Genera
     return kept
 
 
+def _bucketed(order: np.ndarray, lengths: np.ndarray, batch_size: int, generator: np.random.Generator) -> np.ndarray:
+    """``order`` regrouped so that each batch holds rows of similar length; batches in random order.
+
+    Rows are sorted by length within windows of 50 batches (so batches still mix the whole set over
+    an epoch), cut into batches, and the full batches shuffled; a last partial batch stays last.
+    """
+    window = 50 * batch_size
+    chunks = [order[i : i + window] for i in range(0, len(order), window)]
+    ordered = np.concatenate([c[np.argsort(lengths[c], kind="stable")] for c in chunks])
+    batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+    full = [b for b in batches if len(b) == batch_size]
+    rest = [b for b in batches if len(b) < batch_size]
+    shuffled = [full[i] for i in generator.permutation(len(full))]
+    return np.concatenate(shuffled + rest) if batches else order
+
+
 def _batch_loss(
     model: RegressionLM,
     data: EncodedData,
@@ -223,6 +243,7 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> Train
         p.requires_grad_(not config.freeze_encoder)
     states = encode_states(model, data.ids, data.mask) if config.freeze_encoder else None
     steps_per_epoch = max(1, math.ceil(len(train_rows) / config.batch_size))
+    lengths = data.mask.sum(1).numpy()
     total_steps = steps_per_epoch * config.epochs
     optimizer = _optimizer(model, config)
     scheduler = _schedule(optimizer, total_steps, config.warmup_fraction)
@@ -285,6 +306,8 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> Train
         # The epoch's order is drawn even when resuming mid-epoch, so a resumed run replays it exactly.
         epoch_rng[0] = copy.deepcopy(generator.bit_generator.state)
         order = generator.permutation(train_rows)
+        if config.length_buckets:
+            order = _bucketed(order, lengths, config.batch_size, generator)
         first = state["step"] - state["epoch"] * steps_per_epoch
         out_of_time = False
         for b in range(first, steps_per_epoch):

@@ -186,3 +186,19 @@ def test_new_objective_starts_as_the_known_objective_that_ranks_it_best():
     # Nothing alike (a constant target): the mean of the others, as before.
     surrogate.fit(texts[:60], {"flat": np.full(60, 2.0)}, untrained, raw_text=True, init_like=True)
     assert surrogate.meta["initialized_like"]["flat"] is None
+
+
+def test_length_buckets_batch_like_with_like_and_see_every_row_once():
+    from nasrlm.training import _bucketed
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(10, 500, 1000)
+    order = rng.permutation(1000)
+    bucketed = _bucketed(order, lengths, 16, np.random.default_rng(1))
+    assert sorted(bucketed.tolist()) == list(range(1000))
+    spread = [np.ptp(lengths[bucketed[i : i + 16]]) for i in range(0, 992, 16)]
+    random_spread = [np.ptp(lengths[order[i : i + 16]]) for i in range(0, 992, 16)]
+    assert np.mean(spread) < 0.2 * np.mean(random_spread)
+    # Batches still come in a random order, not shortest first.
+    firsts = lengths[bucketed[: 992 : 16]]
+    assert not (np.diff(firsts) >= 0).all()
