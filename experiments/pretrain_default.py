@@ -112,7 +112,8 @@ def write_note(folder: Path, info: dict) -> None:
 
 Made by `python experiments/free_labels_nb201.py` (the zero-cost proxies of every arch, about an hour on one
 core), then `{info["command"]}` (see its docstring): {info["minutes"]} minutes of training on a 2-core CPU
-with {info.get("threads", 1)} torch thread(s), {info["steps"]:,} steps, best validation loss {info["val_loss"]:.4f} ({info["stopped"]}).
+with {info.get("threads", 1)} torch thread(s), {info["steps"]:,} steps, best validation loss
+{info["val_loss"]:.4f} ({info["stopped"]}).
 
 - Inputs: {form} of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
   (dead edges included){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe};
