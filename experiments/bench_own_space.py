@@ -32,8 +32,9 @@ Protocol:
    the unit the shipped checkpoints learned it in from NB201 (a reused name keeps the unit, and the
    target transform, the checkpoint learned); the other networks are predicted (the recipe's
    samples and decoding). Printed per objective: Spearman with the truth and the median of
-   predicted/true (1 = no scale bias). Reference points on the same test networks: Spearman of
-   MACs and of the parameter count with latency (no model, no training).
+   predicted/true (1 = no scale bias), and the Spearman of the surrogate's predictions before
+   fine-tuning (what its pretraining alone knows of the family). Reference points on the same test
+   networks: Spearman of MACs and of the parameter count with latency (no model, no training).
 4. A final table: mean +- std over seeds per surrogate, and the baselines.
 
 Latencies are measured on whatever else the machine is running; on a busy machine they are noisier
@@ -289,6 +290,9 @@ def run_seed(
     order = np.random.default_rng(seed).permutation(len(texts))
     train, test = np.sort(order[:n_train]), np.sort(order[n_train:])
     surrogate = load_surrogate(name)
+    # Before fine-tuning: what the pretraining alone knows of this family (both names are pretrained labels).
+    before = surrogate.predict([texts[i] for i in test], num_samples=16, objectives=list(OBJECTIVES), seed=seed)
+    zero_shot = {k: float(spearmanr(before.point[k], truth[k][test])[0]) for k in OBJECTIVES}
     started = time.perf_counter()
     result = surrogate.fit(
         [texts[i] for i in train],
@@ -307,12 +311,16 @@ def run_seed(
     )
     predict_s = time.perf_counter() - started
     row = {"fit_s": fit_s, "epochs": result.epochs, "stopped": result.stopped, "predict_s": predict_s}
+    row.update({f"{k}_zero_shot_rho": v for k, v in zero_shot.items()})
     parts = []
     for k in OBJECTIVES:
         point, true = prediction.point[k] * units[k], truth[k][test]
         row[f"{k}_rho"] = float(spearmanr(point, true)[0])
         row[f"{k}_ratio"] = float(np.median(point / true))
-        parts.append(f"{k} rho {row[f'{k}_rho']:.3f} (pred/true x{row[f'{k}_ratio']:.2f})")
+        parts.append(
+            f"{k} rho {row[f'{k}_rho']:.3f} (pred/true x{row[f'{k}_ratio']:.2f}; before fine-tuning rho "
+            f"{zero_shot[k]:.3f})"
+        )
     for proxy in ("macs", "params"):
         row[f"{proxy}_vs_latency_rho"] = float(spearmanr(truth[proxy][test], truth["ort_latency_ms"][test])[0])
     print(
@@ -376,7 +384,7 @@ def main() -> None:
         f"tested on the other {args.networks - args.train}, seeds {seeds}"
     )
     columns = ("surrogate", "seeds", "tokens read", "Spearman params", "Spearman latency", "pred/true params")
-    header = "| " + " | ".join((*columns, "pred/true latency")) + " |"
+    header = "| " + " | ".join((*columns, "pred/true latency", "before fine-tuning: params, latency")) + " |"
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for name, share, results in table:
@@ -385,12 +393,14 @@ def main() -> None:
             + " | ".join(mean_std([r[f"{k}_rho"] for r in results]) for k in OBJECTIVES)
             + " | "
             + " | ".join(f"x{np.mean([r[f'{k}_ratio'] for r in results]):.2f}" for k in OBJECTIVES)
+            + " | "
+            + ", ".join(f"{np.mean([r[f'{k}_zero_shot_rho'] for r in results]):.3f}" for k in OBJECTIVES)
             + " |"
         )
     results = table[0][2]
     for proxy, label in (("macs", "MACs"), ("params", "parameter count")):
         rho = mean_std([r[f"{proxy}_vs_latency_rho"] for r in results])
-        print(f"| baseline: {label} as latency predictor (no training) | {len(results)} | — | — | {rho} | — | — |")
+        print(f"| baseline: {label} as latency predictor (no training) | {len(results)} | — | — | {rho} | — | — | — |")
 
 
 if __name__ == "__main__":
