@@ -2,6 +2,7 @@
 
 Usage: python experiments/pretrain_default.py [--minutes 60] [--labels counts,graph,proxies,ort]
            [--work runs/pretrain] [--out runs/pretrain/model] [--max-length 512] [--layers 2]
+           [--text-form onnx|reading] [--random-networks runs/random_networks.jsonl] [--random-repeats 1]
 
 Labels, for every NAS-Bench-201 architecture (never accuracy and never benchmark latency, which are
 what the model is later evaluated on):
@@ -15,6 +16,12 @@ what the model is later evaluated on):
   ort      onnxruntime latency measured here (nasrlm/data/nb201_latency_ort_epyc_1t.csv.xz, 1,000 archs).
 Each label gets a target transform (nasrlm.targets, fitted on its values) and objective dropout,
 so every label is decodable alone and the encoder, not the decoder's context, must carry it.
+
+Beyond NB201: --text-form reading trains on the compact reading form of each text
+(nasrlm.reading_text: whole networks in a few hundred tokens), and --random-networks adds the rows
+of experiments/random_networks.py (random image classifiers with params, flops, node and conv counts
+and onnxruntime latency; the NB201-only labels are missing there), each seen --random-repeats times
+an epoch; batches then group texts of similar length.
 
 Resumable: labels are cached in --work, and training checkpoints there, so an interrupted run picks up
 where it stopped when run again with the same arguments; --minutes bounds this run's training time

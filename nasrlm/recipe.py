@@ -25,8 +25,8 @@ class FineTuneRecipe:
 
     freeze_encoder: bool = True  # decoder only: seconds per fit, and encoder states can be cached
     # A fixed length, every row trained on: early stopping on the digit loss of a few held-out rows
-    # stopped too early to rank well (ablate_rlm: tau .498 -> .533 at 156 archs, .547 -> .592 at 781
-    # with 16-20 epochs), and more epochs than that overfit at 156 archs.
+    # kept underfit models (ablate_rlm, split seed 100: tau .498 with early stopping, .533 with 15
+    # epochs at 156 archs; at 781, 20 epochs .592 against 8 epochs .547); 40 epochs overfit at 156.
     epochs: int = 16
     patience: int = 8  # epochs without a better validation loss before stopping (when rows are held out)
     val_fraction: float = 0.0  # of the training rows, held out for early stopping
