@@ -200,5 +200,5 @@ def test_length_buckets_batch_like_with_like_and_see_every_row_once():
     random_spread = [np.ptp(lengths[order[i : i + 16]]) for i in range(0, 992, 16)]
     assert np.mean(spread) < 0.2 * np.mean(random_spread)
     # Batches still come in a random order, not shortest first.
-    firsts = lengths[bucketed[: 992 : 16]]
+    firsts = lengths[bucketed[:992:16]]
     assert not (np.diff(firsts) >= 0).all()
