@@ -42,6 +42,7 @@ class Variant:
     separate: bool = False  # one model per objective instead of one for all
     joint: bool = True  # decode objectives in one sequence (else each from the input alone)
     samples: int = 32
+    temperature: float = 1.0  # of the sampling: above 1 widens the intervals
     ensemble: int = 1  # models fitted with different seeds; their samples are pooled
     init_like: bool = False  # new objectives start as the known objective that ranks them best
     scratch_max_length: int = 128  # for init=scratch: tokens read (tail of the text)
@@ -173,6 +174,12 @@ for _tag, _path in CHECKPOINTS.items():
                 steps=_steps,
                 target_transform="auto",
             )
+    for _steps, _temperature in ((150, 1.3), (1000, 1.3)):  # wider samples: calibration without early stopping
+        VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t{round(10 * _temperature)}"] = dataclasses.replace(
+            VARIANTS[f"{_tag}_frozen_tt_s{_steps}"],
+            description=f"{_tag} checkpoint, frozen, target transform, ~{_steps} steps, temperature {_temperature}",
+            temperature=_temperature,
+        )
     VARIANTS[f"{_tag}_frozen_marg"] = Variant(
         f"{_tag} checkpoint, frozen encoder, objective dropout 0.3, marginal decoding",
         init=_path,
@@ -276,7 +283,12 @@ def fit_and_sample(variant: Variant, train_idx, test_idx, targets, seed: int, te
             )
             fit_seconds += time.perf_counter() - started
             epochs.append(result.epochs)
-            kwargs = {"num_samples": variant.samples, "objectives": group, "joint": variant.joint}
+            kwargs = {
+                "num_samples": variant.samples,
+                "objectives": group,
+                "joint": variant.joint,
+                "temperature": variant.temperature,
+            }
             started = time.perf_counter()
             members_test.append(surrogate.sample([texts[i] for i in test_idx], seed=seed, **kwargs))
             predict_seconds = time.perf_counter() - started
