@@ -180,6 +180,22 @@ for _tag, _path in CHECKPOINTS.items():
             description=f"{_tag} checkpoint, frozen, target transform, ~{_steps} steps, temperature {_temperature}",
             temperature=_temperature,
         )
+    for _steps in (150, 1000):  # ordinal digit targets (TrainConfig.digit_smoothing)
+        for _width in (0.5, 1.0):
+            _base = VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t13"]
+            VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t13_ds{round(10 * _width)}"] = dataclasses.replace(
+                _base,
+                description=f"{_tag} checkpoint, frozen, transform, ~{_steps} steps, temperature 1.3, "
+                f"digit smoothing {_width}",
+                train={**_base.train, "digit_smoothing": _width},
+            )
+    for _steps in (150, 1000):  # the recipe's length and temperature, seeds pooled: does variance cost ranks?
+        VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t13_ens4"] = dataclasses.replace(
+            VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t13"],
+            description=f"{_tag} checkpoint, frozen, transform, ~{_steps} steps, temperature 1.3, 4 seeds pooled",
+            ensemble=4,
+            samples=8,  # 4 x 8 = the recipe's 32 samples per prediction
+        )
     VARIANTS[f"{_tag}_frozen_marg"] = Variant(
         f"{_tag} checkpoint, frozen encoder, objective dropout 0.3, marginal decoding",
         init=_path,

@@ -1,4 +1,5 @@
-"""Foundation benchmark: metric loading time, ONNX-text throughput (cold and cached), text lengths.
+"""Foundation benchmark: metric loading time, ONNX-text throughput (cold and cached), text lengths,
+canonical forms and graph labels.
 
 Usage: python experiments/bench_foundation.py [--workers N]
 
@@ -62,6 +63,24 @@ def main() -> None:
         f"ONNX text length (characters): min {lengths.min():,} / median {int(np.median(lengths)):,} "
         f"/ max {lengths.max():,}; distinct texts: {len(set(texts)):,}"
     )
+    # Two one-off costs that tests once asserted a time for (a busy CI machine made them flaky).
+    from nasrlm.free_labels import graph_labels
+    from search_spaces.nb201 import arch as arch_module
+    from search_spaces.nb201.onnx_builder import build_onnx
+
+    arch_module._canonical_map.cache_clear()
+    started = time.perf_counter()
+    canonical = {a.canonical() for a in space.archs()}
+    print(f"canonical forms of all archs, cold: {time.perf_counter() - started:.2f} s ({len(canonical):,} forms)")
+    dense = build_onnx(("nor_conv_3x3",) * 6)
+    best = min(_seconds(graph_labels, dense) for _ in range(5))
+    print(f"graph labels of the largest NB201 graph: {best * 1e3:.1f} ms (best of 5)")
+
+
+def _seconds(function, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
 
 
 if __name__ == "__main__":

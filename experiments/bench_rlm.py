@@ -1,7 +1,7 @@
 """RLM surrogate quality and speed on NAS-Bench-201, starting from the shipped pretrained default.
 
 Usage: python experiments/bench_rlm.py [--train-sizes 78,156,469,781,1563] [--seeds 0,1,2]
-                                       [--test-size N] [--samples 32] [--surrogate DIR]
+                                       [--test-size N] [--samples 32] [--temperature T] [--surrogate DIR]
 
 Fine-tuning follows the shipped recipe (nasrlm.recipe.DEFAULT_RECIPE); a flag given on the command
 line replaces that one setting.
@@ -67,6 +67,7 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         objectives=OBJECTIVES,
         seed=seed,
         joint=DEFAULT_RECIPE.joint,
+        temperature=args.temperature,
     )
     predict_seconds = time.perf_counter() - started
     row = {
@@ -77,6 +78,8 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         "epochs": result.epochs,
         "stopped": result.stopped,
         "archs_per_s": len(test_idx) / predict_seconds,
+        "samples": args.samples,
+        "temperature": args.temperature,
     }
     for name in OBJECTIVES:
         truth = space.values(name)[test_idx]
@@ -97,6 +100,7 @@ def main() -> None:
     from nasrlm.recipe import DEFAULT_RECIPE
 
     parser.add_argument("--samples", type=int, default=DEFAULT_RECIPE.num_samples)
+    parser.add_argument("--temperature", type=float, default=DEFAULT_RECIPE.temperature, help="of the sampling")
     # Unset: the shipped recipe's value (nasrlm.recipe.DEFAULT_RECIPE).
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)

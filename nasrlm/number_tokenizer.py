@@ -149,6 +149,10 @@ class NumberTokenizer:
     def __repr__(self) -> str:
         return f"NumberTokenizer({self.config!r})"
 
+    def digit_id(self, digit: int) -> int:
+        """The token id of mantissa digit ``digit`` (0-9); the ten are consecutive."""
+        return self._digit_offset + digit
+
     def _exponent_id(self, exponent: int) -> int:
         return self._exponent_offset + exponent - self.config.min_exponent
 

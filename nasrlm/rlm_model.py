@@ -194,6 +194,26 @@ class DecoderLayer(nn.Module):
         return x + self.dropout(self.ff(self.norms[2](x)))
 
 
+def digit_targets(digits: torch.Tensor, width: float) -> torch.Tensor:
+    """Ordinal soft targets [..., M, 10] for mantissa digits [..., M] (HL-Gauss per digit).
+
+    Digit i of a number sits at x = d_i + 0.d_(i+1)...d_M5 on its own scale (the middle of what the
+    later digits leave open); its target is the mass of a Gaussian of std ``width`` at x that falls
+    in each bin [d, d + 1), d = 0..9, renormalized to the ten bins (earlier digits are given).
+    """
+    m = digits.shape[-1]
+    values = digits.to(torch.float64)
+    position = torch.empty_like(values)
+    rest = torch.full_like(values[..., 0], 0.5)  # the middle of the last digit's bin
+    for i in range(m - 1, -1, -1):
+        position[..., i] = values[..., i] + rest
+        rest = position[..., i] / 10
+    edges = torch.arange(11, dtype=torch.float64, device=digits.device)
+    cdf = torch.special.ndtr((edges - position[..., None]) / width)
+    mass = (cdf[..., 1:] - cdf[..., :-1]).clamp(min=0)
+    return (mass / mass.sum(-1, keepdim=True)).to(torch.float32)
+
+
 class RegressionLM(nn.Module):
     """Text in, numbers out. See the module docstring for the decoder's sequence layout."""
 
@@ -248,12 +268,19 @@ class RegressionLM(nn.Module):
         return [self.objectives.index(n) for n in names]
 
     def loss(
-        self, states: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, present: torch.Tensor
+        self,
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        targets: torch.Tensor,
+        present: torch.Tensor,
+        digit_smoothing: float = 0.0,
     ) -> torch.Tensor:
         """Mean cross-entropy of the number tokens.
 
         ``targets`` [B, K, T] token ids for all K objectives; ``present`` [B, K] bool: rows may
         lack some objectives, whose segments are then left out of that row's sequence.
+        ``digit_smoothing`` > 0: mantissa digits are scored against ordinal soft targets
+        (:func:`digit_targets`) instead of one-hot ones.
         """
         b, k, t = targets.shape
         per = t + 1
@@ -275,7 +302,24 @@ class RegressionLM(nn.Module):
         allowed = self.allowed[next_pos.clamp(min=0)]  # [S, V]
         logits = logits.masked_fill(~allowed[None], float("-inf"))
         predicted = is_number[None, :] & kept[:, :, None].expand(b, k, per).reshape(b, k * per)[:, 1:]
-        return F.cross_entropy(logits[predicted], tokens[:, 1:][predicted])
+        if digit_smoothing <= 0:
+            return F.cross_entropy(logits[predicted], tokens[:, 1:][predicted])
+        # Soft targets over the ten digit tokens at digit positions; one-hot elsewhere.
+        log_probs = F.log_softmax(logits, dim=-1)
+        first_digit = self.numbers.tokens_per_number - self.numbers.config.mantissa_digits  # 2: sign, exponent
+        is_digit = next_pos >= first_digit
+        hard = -log_probs.gather(-1, tokens[:, 1:, None])[..., 0]  # [B, S]
+        digits = seg_targets[:, :, first_digit:] - self.numbers.digit_id(0)  # [B, K, M] digit values
+        soft_targets = digit_targets(digits, digit_smoothing)  # [B, K, M, 10]
+        # Align to the predicted positions: position i predicts token i + 1 of the sequence.
+        per_token = torch.zeros(b, k, per, 10, dtype=log_probs.dtype, device=log_probs.device)
+        per_token[:, :, 1 + first_digit :] = soft_targets
+        per_token = per_token.reshape(b, k * per, 10)[:, 1:]
+        digit_log_probs = log_probs[..., self.numbers.digit_id(0) : self.numbers.digit_id(0) + 10]
+        digit_log_probs = torch.where(is_digit[None, :, None], digit_log_probs, 0.0)  # -inf elsewhere
+        soft = -(per_token * digit_log_probs).sum(-1)
+        losses = torch.where(is_digit[None, :], soft, hard)
+        return losses[predicted].mean()
 
     @torch.no_grad()
     def sample_tokens(
@@ -286,12 +330,21 @@ class RegressionLM(nn.Module):
         samples: int,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
+        given: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Number tokens [B, samples, len(objectives), T], decoded objective after objective."""
+        """Number tokens [B, samples, len(objectives), T], decoded objective after objective.
+
+        ``given`` [B, len(objectives), T]: tokens to write instead of sampling (-1: sample), e.g. the
+        measured value of an earlier objective, so that later ones are decoded conditioned on it.
+        """
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         ids = self.objective_index(objectives)
         b, t = states.shape[0], self.numbers.tokens_per_number
+        if given is not None:
+            if given.shape != (b, len(ids), t):
+                raise ValueError(f"given must have shape {(b, len(ids), t)}, got {tuple(given.shape)}")
+            given = given.repeat_interleave(samples, dim=0)  # rows are architecture-major
         memory = self.memory(states, mask)
         heads = self.config.decoder.n_heads
         capacity = len(ids) * (t + 1)
@@ -318,6 +371,9 @@ class RegressionLM(nn.Module):
                 else:
                     probs = torch.softmax(logits / temperature, dim=-1)
                     token = torch.multinomial(probs, 1, generator=generator)
+                if given is not None:
+                    forced = given[:, j, p : p + 1]
+                    token = torch.where(forced >= 0, forced, token)
                 out[:, j, p] = token[:, 0]
         return out.reshape(b, samples, len(ids), t)
 

@@ -383,34 +383,54 @@ class Surrogate:
         *,
         num_samples: int = 32,
         objectives: Sequence[str] | None = None,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         batch_size: int = 64,
         seed: int = 0,
         raw_text: bool = False,
         progress: bool = False,
         state_cache: MutableMapping[str, torch.Tensor] | None = None,
         joint: bool = True,
+        given: Mapping[str, Any] | None = None,
     ) -> np.ndarray:
         """Samples [N, num_samples, K] for the given objectives (default: all, in model order).
 
         ``joint``: objectives are decoded in one sequence, each conditioned on the samples of those
         before it (joint samples, for a sampler weighing trade-offs); else each is decoded from the
         input alone (marginals: no error carried from one objective into the next; best for models
-        trained with objective dropout). ``state_cache`` (text -> encoder states) skips the encoder
+        trained with objective dropout). ``temperature`` (default: the recipe's) scales the sampling:
+        0 takes the most likely token. ``state_cache`` (text -> encoder states) skips the encoder
         for texts seen before; it is only valid while the encoder's weights do not change.
+
+        ``given`` (objective -> one value per input): known values of some objectives (measured, or
+        computed like a zero-cost proxy), written into the decoded sequence instead of sampled, so
+        that the objectives after them are conditioned on the truth (joint decoding only); NaN
+        means not known for that input. The samples of a given objective are its given value.
         """
+        if temperature is None:
+            from .recipe import DEFAULT_RECIPE
+
+            temperature = DEFAULT_RECIPE.temperature
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         names = list(objectives or self.objectives)
         decode_names = self._decode_names(names) if joint else names
         self.model.objective_index(decode_names)  # unknown names: a clear error
-        # Each distinct text is sampled once: identical networks (NB201: 15,625 cells are 13,306
-        # networks, as isomorphic cells coincide) get identical predictions, and time is saved.
-        first: dict[str, int] = {}
-        inverse = np.array(
-            [first.setdefault(text, len(first)) for text in self.texts(inputs, raw_text=raw_text)], dtype=np.int64
-        )
-        texts = list(first)
+        all_texts = self.texts(inputs, raw_text=raw_text)
+        given_tokens = self._given_tokens(given, decode_names, len(all_texts), joint)
+        # Each distinct text (with its given values) is sampled once: identical networks (NB201:
+        # 15,625 cells are 13,306 networks, as isomorphic cells coincide) get identical
+        # predictions, and time is saved.
+        keys: list[Any] = list(all_texts)
+        if given_tokens is not None:
+            keys = [(text, row.tobytes()) for text, row in zip(all_texts, given_tokens, strict=True)]
+        first: dict[Any, int] = {}
+        rows = [first.setdefault(key, i) for i, key in enumerate(keys)]  # first row of each key
+        distinct = sorted(set(rows))
+        position = {row: k for k, row in enumerate(distinct)}
+        inverse = np.array([position[row] for row in rows], dtype=np.int64)
+        texts = [all_texts[i] for i in distinct]
+        if given_tokens is not None:
+            given_tokens = torch.from_numpy(given_tokens[distinct])
         ids, mask, _ = self._encode_inputs(texts)
         generator = torch.Generator().manual_seed(seed)
         from tqdm.auto import tqdm
@@ -429,7 +449,13 @@ class Surrogate:
             tokens = torch.cat(
                 [
                     self.model.sample_tokens(
-                        states, chunk_mask[:, :width], seq, num_samples, temperature=temperature, generator=generator
+                        states,
+                        chunk_mask[:, :width],
+                        seq,
+                        num_samples,
+                        temperature=temperature,
+                        generator=generator,
+                        given=None if given_tokens is None else given_tokens[i : i + batch_size],
                     )
                     for seq in sequences
                 ],
@@ -443,6 +469,32 @@ class Surrogate:
         for k, name in enumerate(names):
             samples[:, :, k] = transforms[name].inverse(samples[:, :, k])
         return samples
+
+    def _given_tokens(
+        self, given: Mapping[str, Any] | None, decode_names: Sequence[str], n: int, joint: bool
+    ) -> np.ndarray | None:
+        """Token ids [n, len(decode_names), T] of the given values (-1 where to sample), or None."""
+        if not given:
+            return None
+        if not joint:
+            raise ValueError("given values condition joint decoding; pass joint=True")
+        missing = [name for name in given if name not in decode_names]
+        if missing:
+            raise ValueError(
+                f"given objective(s) {', '.join(map(repr, missing))} are not decoded here; "
+                f"decoded: {', '.join(decode_names)}"
+            )
+        tokens = np.full((n, len(decode_names), self.model.numbers.tokens_per_number), -1, dtype=np.int64)
+        transforms = self.target_transforms
+        for name, values in given.items():
+            values = np.asarray(values, dtype=np.float64).reshape(-1)
+            if len(values) != n:
+                raise ValueError(f"given {name!r} has {len(values)} values for {n} inputs")
+            known = ~np.isnan(values)
+            if known.any():
+                encoded = self.model.numbers.encode_batch(transforms[name].forward(values[known]), name=name)
+                tokens[known, decode_names.index(name)] = encoded
+        return tokens
 
     def _decode_names(self, names: Sequence[str]) -> list[str]:
         """What to decode for ``names``: they and the objectives trained together with them, in model order.

@@ -36,6 +36,11 @@ class TrainConfig:
     # objective also learns to be decoded without the ones before it: the model then predicts well
     # from sampled context (no exposure bias) and from the input alone (marginal decoding).
     objective_dropout: float = 0.0
+    # Ordinal targets for mantissa digits: each digit's target spreads over its neighbours as a
+    # Gaussian of this width (in units of that digit) around the true value's position, so that
+    # predicting 6 for a 5.9 costs less than predicting 1 (0: one-hot; cf. HL-Gauss, Farebrother
+    # et al. 2024, "Stop Regressing"). Sign and exponent tokens stay one-hot.
+    digit_smoothing: float = 0.0
     optimizer: Literal["adamw", "adafactor"] = "adamw"
     warmup_fraction: float = 0.05
     grad_clip: float = 1.0
@@ -55,6 +60,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in ("adamw", "adafactor"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: adamw, adafactor")
+        if self.digit_smoothing < 0:
+            raise ValueError(f"digit_smoothing must be >= 0, got {self.digit_smoothing}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.epochs < 1 or self.batch_size < 1:
@@ -197,6 +204,7 @@ def _batch_loss(
     states: torch.Tensor | None,
     objective_dropout: float = 0.0,
     generator: torch.Generator | None = None,
+    digit_smoothing: float = 0.0,
 ) -> torch.Tensor:
     mask = data.mask[rows]
     width = int(mask.sum(1).max())  # trim the padding every row of this batch has
@@ -205,7 +213,7 @@ def _batch_loss(
     present = data.present[rows]
     if objective_dropout > 0 and generator is not None:
         present = _drop_objectives(present, objective_dropout, generator)
-    return model.loss(batch_states, mask, data.targets[rows], present)
+    return model.loss(batch_states, mask, data.targets[rows], present, digit_smoothing=digit_smoothing)
 
 
 @torch.no_grad()
@@ -312,7 +320,9 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> Train
         out_of_time = False
         for b in range(first, steps_per_epoch):
             rows = torch.from_numpy(order[b * config.batch_size : (b + 1) * config.batch_size])
-            loss = _batch_loss(model, data, rows, states, config.objective_dropout, dropout_generator)
+            loss = _batch_loss(
+                model, data, rows, states, config.objective_dropout, dropout_generator, config.digit_smoothing
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +168,7 @@ def test_unsorted_graph_is_refused():
         graph_labels(_model([_DIAMOND[1], _DIAMOND[0]], ["r"], _DIAMOND_WEIGHTS))
 
 
-def test_nb201_graphs_fast_and_known():
+def test_nb201_graphs_known():
     from search_spaces.nb201.onnx_builder import build_onnx
 
     skips = build_onnx(("skip_connect",) * 6)
@@ -181,15 +180,7 @@ def test_nb201_graphs_fast_and_known():
     empty = graph_labels(build_onnx(("nor_conv_3x3", "nor_conv_3x3", "nor_conv_3x3", "none", "none", "none")))
     assert empty["output_reachable"] == 0.0
     assert empty["num_paths"] == 0.0
-    dense = build_onnx(("nor_conv_3x3",) * 6)
-    best = min(_seconds(graph_labels, dense) for _ in range(5))
-    assert best < 0.010, f"{best * 1e3:.1f} ms for the largest NB201 graph"
-
-
-def _seconds(function, *args) -> float:
-    started = time.perf_counter()
-    function(*args)
-    return time.perf_counter() - started
+    # (How fast: experiments/bench_foundation.py; tests assert no times.)
 
 
 # --- zero-cost proxies ---------------------------------------------------------------------------
