@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from nasrlm.cache import atomic_write_bytes
+from nasrlm.core.cache import atomic_write_bytes
 
 from .targets import check_targets
 

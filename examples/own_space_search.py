@@ -18,7 +18,7 @@ import optuna
 import torch
 from torch import nn
 
-from nasrlm.sampler import RLMSampler, RLMSamplerConfig
+from nasrlm.search.sampler import RLMSampler, RLMSamplerConfig
 
 SPACE = {
     "depth": optuna.distributions.IntDistribution(1, 3),

@@ -47,7 +47,7 @@ class Variant:
     init_like: bool = False  # new objectives start as the known objective that ranks them best
     scratch_max_length: int = 128  # for init=scratch: tokens read (tail of the text)
     text: str = "full"  # "full": every op the network runs (the space's text); "live": without dead edges;
-    # "reading": the full text in its compact reading form (nasrlm.reading_text), read whole
+    # "reading": the full text in its compact reading form (nasrlm.text.reading_text), read whole
     scratch_truncation: str = "tail"
 
 
@@ -223,9 +223,9 @@ def epochs_for(variant: Variant, n_train: int) -> int:
 
 
 def new_surrogate(variant: Variant, objectives: tuple[str, ...], texts: list[str], seed: int):
-    from nasrlm.rlm_model import DecoderConfig, EncoderConfig
-    from nasrlm.surrogate import Surrogate
-    from nasrlm.text_tokenizer import TextTokenizerConfig
+    from nasrlm.rlm.model import DecoderConfig, EncoderConfig
+    from nasrlm.rlm.surrogate import Surrogate
+    from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
 
     if variant.init == "default":
         return Surrogate.pretrained(space="nb201")
@@ -253,7 +253,7 @@ def texts_for(form: str) -> list[str]:
     import gzip
 
     if form == "reading":
-        from nasrlm.reading_text import reading_text
+        from nasrlm.text.reading_text import reading_text
 
         path = Path("runs/nb201_texts_reading.json.gz")
         if not path.is_file():
@@ -276,7 +276,7 @@ def texts_for(form: str) -> list[str]:
 
 def fit_and_sample(variant: Variant, train_idx, test_idx, targets, seed: int, texts: list[str]):
     """Samples [N_test, S, K] and [N_train, S, K] of OBJECTIVES, and the fit time."""
-    from nasrlm.training import TrainConfig
+    from nasrlm.rlm.training import TrainConfig
 
     groups = [(name,) for name in OBJECTIVES] if variant.separate else [OBJECTIVES]
     config_fields = {k: v for k, v in variant.train.items() if k != "epochs"}

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from baselines import available_predictors, get_predictor, random_split
-from baselines.metrics import kendall_tau, spearman_rho
+from nasrlm.core.metrics import kendall_tau, spearman_rho
 from search_spaces import get_space
 
 DEFAULT_PREDICTORS = ("gin", "gcn", "brp", "mlp", "gbdt", "flops", "params")

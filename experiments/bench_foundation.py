@@ -64,7 +64,7 @@ def main() -> None:
         f"/ max {lengths.max():,}; distinct texts: {len(set(texts)):,}"
     )
     # Two one-off costs that tests once asserted a time for (a busy CI machine made them flaky).
-    from nasrlm.free_labels import graph_labels
+    from nasrlm.rlm.free_labels import graph_labels
     from search_spaces.nb201 import arch as arch_module
     from search_spaces.nb201.onnx_builder import build_onnx
 

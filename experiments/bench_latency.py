@@ -10,11 +10,11 @@ Stages (each resumable: results are kept in --work and a rerun skips what is don
             was pretrained on (runs/pretrain/labels.json), measured one by one in random order.
   repeat    the whole set measured a second time (rank agreement of two passes), and 50 archs 5 more
             times each: the spread of repeated medians.
-  vendor    the table as nasrlm/data/<TABLE>.csv.xz, with its manifest entry and provenance section,
+  vendor    the table as search_spaces/nb201/data/<TABLE>.csv.xz, with its manifest entry and provenance section,
             and as a device table in --work (device_metrics.register_table makes the space serve it).
   finetune  the shipped default fine-tuned (frozen encoder) on 8 HELP benchmark devices, 500 archs of
             its own pretraining set, whose pretraining labels stay in every row (else it forgets them).
-  fewshot   that model taught latency_<DEVICE> from N measured archs (nasrlm.verify.fit_device; 5 random
+  fewshot   that model taught latency_<DEVICE> from N measured archs (nasrlm.hardware.verify.fit_device; 5 random
             draws per N); Spearman on the other measured archs, against FLOPs alone and the BRP-NAS GCN
             fitted on the same N. Zero-shot references: the shipped default's ort_latency_ms (measured
             on this machine for other archs: the leak to keep in mind), benchmark tables, FLOPs.
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasrlm.cache import atomic_write_text
+from nasrlm.core.cache import atomic_write_text
 
 DEVICE = "epyc_ort1t"  # this machine: AMD EPYC (2 cores, shared), onnxruntime CPU, 1 thread
 METRIC = f"latency_{DEVICE}"
@@ -55,7 +55,7 @@ HELP_DEVICES = (
 
 
 def _config():
-    from nasrlm.latency import LatencyConfig
+    from nasrlm.hardware.latency import LatencyConfig
 
     return LatencyConfig(backend="onnxruntime", device="cpu", threads=1, warmup=10, repeats=30)
 
@@ -72,7 +72,7 @@ def _space():
 
 # --- (a) the measured table --------------------------------------------------------------------------
 def stage_measure(work: Path) -> None:
-    from nasrlm.latency import measure_one
+    from nasrlm.hardware.latency import measure_one
 
     space = _space()
     path = work / "measure.json"
@@ -105,7 +105,7 @@ def measured(work: Path) -> tuple[np.ndarray, np.ndarray]:
 
 # --- (b) repeatability -------------------------------------------------------------------------------
 def stage_repeat(work: Path) -> None:
-    from nasrlm.latency import measure_one
+    from nasrlm.hardware.latency import measure_one
 
     space = _space()
     indices, _ = measured(work)
@@ -150,9 +150,9 @@ def repeat_summary(work: Path) -> dict[str, float]:
 
 # --- the dataset ---------------------------------------------------------------------------------------
 def stage_vendor(work: Path) -> None:
-    from nasrlm import device_metrics
-    from nasrlm.benchmark_data import data_dir
-    from nasrlm.verify import hardware_name
+    from nasrlm.hardware import devices as device_metrics
+    from nasrlm.hardware.verify import hardware_name
+    from search_spaces.nb201.tables import data_dir
 
     space = _space()
     state = _load(work / "measure.json", {})
@@ -182,8 +182,9 @@ def stage_vendor(work: Path) -> None:
   {hardware_name("cpu")} ({os.cpu_count()} cores of a virtual machine shared with other jobs, which ran
   meanwhile: load average {state["load_before"][0]:.1f} before, {state["load_after"][0]:.1f} after),
   onnxruntime {onnxruntime.__version__}.
-- **How:** `nasrlm.latency.measure_one` with backend onnxruntime, CPU execution provider, {how.threads} intra-op
-  thread, batch 1, 32x32 input; the ONNX graph of `search_spaces.nb201.onnx_builder.build_onnx` with random
+- **How:** `nasrlm.hardware.latency.measure_one` with backend onnxruntime, CPU execution provider,
+  {how.threads} intra-op thread, batch 1, 32x32 input; the ONNX graph of
+  `search_spaces.nb201.onnx_builder.build_onnx` with random
   weights (seed 0); {how.warmup} untimed runs, then {how.repeats} timed rounds (`time.perf_counter`);
   `latency_ms` is their median, `iqr_ms` their interquartile range. Archs measured one at a time, in random order.
 - **Which archs:** {len(rows):,} drawn at random (seed 2026) from the NB201 archs that are not among the
@@ -203,8 +204,8 @@ def stage_vendor(work: Path) -> None:
 
 # --- (a) few-shot new device ---------------------------------------------------------------------------
 def stage_finetune(work: Path) -> None:
-    from nasrlm.surrogate import Surrogate
-    from nasrlm.training import TrainConfig
+    from nasrlm.rlm.surrogate import Surrogate
+    from nasrlm.rlm.training import TrainConfig
 
     target = work / "finetuned"
     if (target / "config.json").is_file():
@@ -230,9 +231,9 @@ def stage_fewshot(work: Path, shots: list[int], seeds: list[int], samples: int) 
     from scipy.stats import spearmanr
 
     from baselines import get_predictor
-    from nasrlm import device_metrics
-    from nasrlm.surrogate import Surrogate
-    from nasrlm.verify import decode_objectives, fit_device
+    from nasrlm.hardware import devices as device_metrics
+    from nasrlm.hardware.verify import decode_objectives, fit_device
+    from nasrlm.rlm.surrogate import Surrogate
 
     space = _space()
     device_metrics.register_table(work / f"{METRIC}.csv")
@@ -294,7 +295,7 @@ def stage_fewshot(work: Path, shots: list[int], seeds: list[int], samples: int) 
 def stage_triton(work: Path, n_archs: int = 12) -> None:
     import torch
 
-    from nasrlm.latency import LatencyConfig, measure_one
+    from nasrlm.hardware.latency import LatencyConfig, measure_one
     from search_spaces.nb201.triton_ops import TritonNb201
 
     if not torch.cuda.is_available():

@@ -13,13 +13,13 @@ The family (issue 11, "Other spaces"): a 3x3 stem, then 3-5 stages; each stage h
 WIDTHS and a kernel of 3 or 5; every stage after the first halves the resolution (stride 2 in its
 first block); global average pooling and a linear layer give 10 classes of a 32x32 RGB image.
 Nothing here is registered with nasrlm: networks reach it as a (module, example input) exported to
-ONNX text with ``nasrlm.onnx_text.to_onnx_text``, the way a user's own NAS loop would.
+ONNX text with ``nasrlm.text.onnx_text.to_onnx_text``, the way a user's own NAS loop would.
 
 Protocol:
 1. ``--networks`` distinct architectures are drawn with ``--family-seed`` (the first k of a larger
    draw are the same k networks). For each: its ONNX text, its exact parameter count (from the
    module, BatchNorm included), its MACs (convolutions and the linear layer) and its onnxruntime
-   latency, measured here with ``nasrlm.latency.measure_one`` (batch 1, one thread, ``--warmup``
+   latency, measured here with ``nasrlm.hardware.latency.measure_one`` (batch 1, one thread, ``--warmup``
    untimed runs, the median of ``--repeats`` timed runs). Rows are cached in ``--cache`` (JSON
    lines, appended as measured): a rerun, or an interrupted run, reuses them. ``--retest`` networks
    are measured again to show how well the cached latencies agree with a fresh measurement.
@@ -169,7 +169,7 @@ def count_macs(module: nn.Module) -> int:
 
 
 class _Family:
-    """What ``nasrlm.latency.measure_one`` needs of a space: a module for an arch, an input."""
+    """What ``nasrlm.hardware.latency.measure_one`` needs of a space: a module for an arch, an input."""
 
     name = "bench_own_space"
 
@@ -183,8 +183,8 @@ class _Family:
 
 # --- measuring (cached) --------------------------------------------------------------------------
 def measure_row(arch: tuple[Stage, ...], warmup: int, repeats: int) -> dict:
-    from nasrlm.latency import LatencyConfig, measure_one
-    from nasrlm.onnx_text import to_onnx_text
+    from nasrlm.hardware.latency import LatencyConfig, measure_one
+    from nasrlm.text.onnx_text import to_onnx_text
 
     torch.manual_seed(0)
     module = build(arch)
@@ -244,7 +244,7 @@ def load_rows(archs: list[tuple[Stage, ...]], cache: Path, warmup: int, repeats:
 
 def retest(archs: list[tuple[Stage, ...]], latency: np.ndarray, n: int, warmup: int, repeats: int) -> None:
     """Measure ``n`` networks again: how well the cached latencies agree with themselves bounds any predictor."""
-    from nasrlm.latency import LatencyConfig, measure_one
+    from nasrlm.hardware.latency import LatencyConfig, measure_one
 
     picked = np.sort(np.random.default_rng(12345).choice(len(archs), min(n, len(archs)), replace=False))
     config = LatencyConfig(warmup=warmup, repeats=repeats, threads=1)
@@ -259,7 +259,7 @@ def retest(archs: list[tuple[Stage, ...]], latency: np.ndarray, n: int, warmup: 
 
 # --- the benchmark -------------------------------------------------------------------------------
 def load_surrogate(name: str):
-    from nasrlm.surrogate import Surrogate
+    from nasrlm.rlm.surrogate import Surrogate
 
     return Surrogate.pretrained() if name == "default" else Surrogate.load(name)
 
@@ -284,7 +284,7 @@ def token_stats(name: str, texts: list[str]) -> float:
 def run_seed(
     name: str, texts: list[str], truth: dict[str, np.ndarray], n_train: int, seed: int, params_unit: float
 ) -> dict:
-    from nasrlm.recipe import DEFAULT_RECIPE
+    from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
     units = {"params": params_unit, "ort_latency_ms": 1.0}
     order = np.random.default_rng(seed).permutation(len(texts))

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import own_space_search as example  # an example script, not a package
 
 from nasrlm import sampler as sampler_module
-from nasrlm.sampler import RLMSampler, RLMSamplerConfig
-from nasrlm.surrogate import Surrogate
+from nasrlm.rlm.surrogate import Surrogate
+from nasrlm.search.sampler import RLMSampler, RLMSamplerConfig
 
 
 def space(name: str) -> dict[str, optuna.distributions.BaseDistribution]:

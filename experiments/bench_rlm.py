@@ -3,7 +3,7 @@
 Usage: python experiments/bench_rlm.py [--train-sizes 78,156,469,781,1563] [--seeds 0,1,2]
                                        [--test-size N] [--samples 32] [--temperature T] [--surrogate DIR]
 
-Fine-tuning follows the shipped recipe (nasrlm.recipe.DEFAULT_RECIPE); a flag given on the command
+Fine-tuning follows the shipped recipe (nasrlm.rlm.recipe.DEFAULT_RECIPE); a flag given on the command
 line replaces that one setting.
 
 Protocol (as TNASP/PINAT): train on N random archs (splits from baselines.splits, identical for
@@ -37,8 +37,8 @@ def random_split(n_total: int, n_train: int, seed: int) -> tuple[np.ndarray, np.
 
 
 def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
-    from nasrlm.recipe import DEFAULT_RECIPE
-    from nasrlm.surrogate import Surrogate
+    from nasrlm.rlm.recipe import DEFAULT_RECIPE
+    from nasrlm.rlm.surrogate import Surrogate
     from search_spaces import get_space
 
     space = get_space("nb201")
@@ -50,7 +50,7 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
     # acc and latency are decoded conditioned on them.
     context = [c for c in args.context.split(",") if c]
     targets = {name: space.values(name)[train_idx] for name in (*context, *OBJECTIVES)}
-    # The shipped recipe (nasrlm.recipe), with any setting given on the command line instead.
+    # The shipped recipe (nasrlm.rlm.recipe), with any setting given on the command line instead.
     overrides = {
         name: getattr(args, name)
         for name in ("epochs", "batch_size", "lr", "patience", "freeze_encoder", "encoder_lr_scale")
@@ -97,11 +97,11 @@ def main() -> None:
     parser.add_argument("--train-sizes", default="78,156,469,781,1563")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--test-size", type=int, default=0, help="0 = all remaining archs")
-    from nasrlm.recipe import DEFAULT_RECIPE
+    from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
     parser.add_argument("--samples", type=int, default=DEFAULT_RECIPE.num_samples)
     parser.add_argument("--temperature", type=float, default=DEFAULT_RECIPE.temperature, help="of the sampling")
-    # Unset: the shipped recipe's value (nasrlm.recipe.DEFAULT_RECIPE).
+    # Unset: the shipped recipe's value (nasrlm.rlm.recipe.DEFAULT_RECIPE).
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)

@@ -60,9 +60,9 @@ def run_one(sampler: str, seed: int, budgets: list[int], rlm_overrides: dict) ->
     import torch
 
     torch.set_num_threads(1)
-    from nasrlm.pareto import hypervolume, to_minimization
-    from nasrlm.sampler import RLMSamplerConfig
-    from nasrlm.search import SearchConfig, make_sampler, run_search
+    from nasrlm.search.pareto import hypervolume, to_minimization
+    from nasrlm.search.runner import SearchConfig, make_sampler, run_search
+    from nasrlm.search.sampler import RLMSamplerConfig
     from search_spaces import get_space
 
     config = SearchConfig(

@@ -10,7 +10,7 @@ whose zero-cost proxies have been computed (``experiments/free_labels_nb201.py``
 - ``gbdt_true``: LightGBM on the true free labels of each arch (what the labels hold);
 - ``gbdt_rlm``: LightGBM on the shipped RLM's own predictions of those labels, decoded from the
   text (what the pretrained model knows of them);
-- ``rlm``: the RLM fine-tuned with the shipped recipe (nasrlm.recipe);
+- ``rlm``: the RLM fine-tuned with the shipped recipe (nasrlm.rlm.recipe);
 - ``rlm_given``: the RLM fine-tuned with the free labels as earlier objectives of each row, and the
   true labels given at prediction (``Surrogate.predict(given=...)``): the labels are in its input;
 - ``rlm_sampled``: the same model, its free labels sampled instead of given.
@@ -67,7 +67,7 @@ def rlm_predicted_labels(names: list[str], texts: list[str], path: Path) -> np.n
     """The shipped RLM's most likely value of each free label for every arch, cached in ``path``."""
     if path.is_file():
         return np.load(path)
-    from nasrlm.surrogate import Surrogate
+    from nasrlm.rlm.surrogate import Surrogate
 
     surrogate = Surrogate.pretrained(space="nb201")
     samples = surrogate.sample(texts, num_samples=1, temperature=0, objectives=names, batch_size=256, progress=True)
@@ -77,8 +77,8 @@ def rlm_predicted_labels(names: list[str], texts: list[str], path: Path) -> np.n
 
 
 def run_one(size: int, seed: int, args: argparse.Namespace, labels, names: list[str], predicted) -> dict:
-    from nasrlm.recipe import DEFAULT_RECIPE
-    from nasrlm.surrogate import Surrogate
+    from nasrlm.rlm.recipe import DEFAULT_RECIPE
+    from nasrlm.rlm.surrogate import Surrogate
     from search_spaces import get_space
 
     space = get_space("nb201")
@@ -124,7 +124,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from pretrain_default import LABEL_SETS, free_labels
 
-    from nasrlm.surrogate import Surrogate
+    from nasrlm.rlm.surrogate import Surrogate
     from search_spaces import get_space
 
     args.work.mkdir(parents=True, exist_ok=True)

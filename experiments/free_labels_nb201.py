@@ -3,7 +3,7 @@
 Usage: python experiments/free_labels_nb201.py [--archs N] [--workers 1] [--batch-size 8]
                                                [--out runs/free_labels/nb201.csv] [--check]
 
-For each architecture, one CSV row with (see nasrlm/free_labels.py for what each label means):
+For each architecture, one CSV row with (see nasrlm/rlm/free_labels.py for what each label means):
   graph labels   of the flat ONNX graph (search_spaces.nb201.onnx_builder.build_onnx);
   proxies        synflow, NASWOT, grad_norm, SNIP and jacob_cov of the CIFAR-10 network, initialized
                  with torch.manual_seed(--seed) and scored on the same Gaussian batch of --batch-size
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nasrlm.cache import atomic_write_text
-from nasrlm.free_labels import GRAPH_LABELS, PROXY_LABELS
+from nasrlm.core.cache import atomic_write_text
+from nasrlm.rlm.free_labels import GRAPH_LABELS, PROXY_LABELS
 
 COLUMNS: tuple[str, ...] = ("index", "arch", *GRAPH_LABELS, *PROXY_LABELS, "seconds")
 # The order archs are done in, fixed so that runs with growing --archs extend one subset.
@@ -53,7 +53,7 @@ def labels_of_arch(index: int, batch_size: int, seed: int) -> dict[str, float | 
     """Every label of NB201 architecture ``index`` (one CSV row)."""
     import torch
 
-    from nasrlm.free_labels import graph_labels, zero_cost_proxies
+    from nasrlm.rlm.free_labels import graph_labels, zero_cost_proxies
     from search_spaces import get_space
     from search_spaces.nb201.costs import INPUT_SHAPE
     from search_spaces.nb201.onnx_builder import build_onnx

@@ -64,7 +64,7 @@ def run_workers(url: str, args: argparse.Namespace, folder: str) -> float:
 def measure(url: str, args: argparse.Namespace, folder: str) -> dict[str, object]:
     import optuna
 
-    from nasrlm.search import open_storage
+    from nasrlm.search.runner import open_storage
 
     wall = run_workers(url, args, folder)
     study = optuna.load_study(study_name="load", storage=open_storage(url))

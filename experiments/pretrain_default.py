@@ -7,18 +7,18 @@ Usage: python experiments/pretrain_default.py [--minutes 60] [--labels counts,gr
 Labels, for every NAS-Bench-201 architecture (never accuracy and never benchmark latency, which are
 what the model is later evaluated on):
   counts   flops, params (of the network), onnx_nodes, onnx_convs (of the flat exported graph);
-  graph    structure of the full graph, every op the network runs (nasrlm.free_labels.graph_labels):
+  graph    structure of the full graph, every op the network runs (nasrlm.rlm.free_labels.graph_labels):
            longest path in convs and in nodes, number of input-to-output paths, dead nodes, whether
            the output depends on the input;
   proxies  zero-cost proxies of the untrained network on synthetic inputs (synflow, NASWOT,
            grad_norm, SNIP, jacob_cov), from experiments/free_labels_nb201.py's table for the archs
            it has done so far (rows without them train the other labels);
-  ort      onnxruntime latency measured here (nasrlm/data/nb201_latency_ort_epyc_1t.csv.xz, 1,000 archs).
-Each label gets a target transform (nasrlm.targets, fitted on its values) and objective dropout,
+  ort      onnxruntime latency measured here (search_spaces/nb201/data/nb201_latency_ort_epyc_1t.csv.xz, 1,000 archs).
+Each label gets a target transform (nasrlm.rlm.targets, fitted on its values) and objective dropout,
 so every label is decodable alone and the encoder, not the decoder's context, must carry it.
 
 Beyond NB201: --text-form reading trains on the compact reading form of each text
-(nasrlm.reading_text: whole networks in a few hundred tokens), and --random-networks adds the rows
+(nasrlm.text.reading_text: whole networks in a few hundred tokens), and --random-networks adds the rows
 of experiments/random_networks.py (random image classifiers with params, flops, node and conv counts
 and onnxruntime latency; the NB201-only labels are missing there), each seen --random-repeats times
 an epoch; batches then group texts of similar length.
@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nasrlm.cache import atomic_write_text
-from nasrlm.rlm_model import DecoderConfig, EncoderConfig
+from nasrlm.core.cache import atomic_write_text
+from nasrlm.rlm.model import DecoderConfig, EncoderConfig
 
 LABEL_SETS = {
     "counts": ("flops", "params", "onnx_nodes", "onnx_convs"),
@@ -51,7 +51,7 @@ PROXY_TABLE = Path("runs/free_labels/nb201.csv")
 
 
 def _structure(ops: tuple[str, ...]) -> dict[str, float]:
-    from nasrlm.free_labels import graph_labels
+    from nasrlm.rlm.free_labels import graph_labels
     from search_spaces.nb201.onnx_builder import build_onnx
 
     live = build_onnx(ops).graph.node
@@ -104,7 +104,7 @@ def write_note(folder: Path, info: dict) -> None:
     """How the shipped model was made, next to it."""
     counts = ", ".join(f"`{name}` ({n:,} networks)" for name, n in info["label_counts"].items())
     form = (
-        "the reading form (`nasrlm.reading_text`) of the canonical ONNX text"
+        "the reading form (`nasrlm.text.reading_text`) of the canonical ONNX text"
         if info.get("text_form") == "reading"
         else "canonical ONNX text"
     )
@@ -166,9 +166,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
-    from nasrlm.surrogate import Surrogate
-    from nasrlm.text_tokenizer import TextTokenizerConfig
-    from nasrlm.training import TrainConfig
+    from nasrlm.rlm.surrogate import Surrogate
+    from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
+    from nasrlm.rlm.training import TrainConfig
     from search_spaces import get_space
 
     started = time.perf_counter()

@@ -198,7 +198,7 @@ def count_macs(module: nn.Module, example: torch.Tensor) -> int:
 
 
 class _Specs:
-    """What ``nasrlm.latency.measure_one`` needs of a space: a module and an input for an arch."""
+    """What ``nasrlm.hardware.latency.measure_one`` needs of a space: a module and an input for an arch."""
 
     name = "random_networks"
 
@@ -212,8 +212,8 @@ class _Specs:
 
 def label(index: int, seed: int, repeats: int) -> dict:
     """One network: its spec, canonical ONNX text and free labels."""
-    from nasrlm.latency import LatencyConfig, measure_one
-    from nasrlm.onnx_text import export_module, to_onnx_text
+    from nasrlm.hardware.latency import LatencyConfig, measure_one
+    from nasrlm.text.onnx_text import export_module, to_onnx_text
 
     spec = sample_spec(random.Random(f"{seed}:{index}"))
     torch.manual_seed(0)

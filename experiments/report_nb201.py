@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from nasrlm.report import ReportConfig, run_report
-from nasrlm.report_render import describe, render_report
+from nasrlm.report.render import describe, render_report
+from nasrlm.report.runner import ReportConfig, run_report
 
 PREDICTORS = ("rlm", "gcn", "gin", "brp", "mlp", "gbdt", "flops")
 SIZES = (78, 156, 469, 781, 1563)

@@ -1,9 +1,9 @@
-"""Regenerate ``nasrlm/data`` from the project's shared benchmark folder (values unchanged).
+"""Regenerate ``search_spaces/nb201/data`` from the project's shared benchmark folder (values unchanged).
 
 Usage: python experiments/vendor_data.py [SHARED_DATA_DIR]   (default: ../shared/data)
 
 Each CSV is compressed with xz and recorded in ``manifest.json`` with the sha256 of the compressed
-file and of the original CSV, which :mod:`nasrlm.benchmark_data` verifies on every load.
+file and of the original CSV, which :mod:`search_spaces.nb201.tables` verifies on every load.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ TABLES = (
 def main() -> None:
     repo = Path(__file__).resolve().parents[1]
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else repo.parent / "shared" / "data"
-    target = repo / "nasrlm" / "data"
+    target = repo / "search_spaces" / "nb201" / "data"
     manifest = {}
     for name in TABLES:
         raw = (source / f"{name}.csv").read_bytes()

@@ -12,7 +12,7 @@ __all__ = ["Prediction", "Surrogate", "__version__"]
 def __getattr__(name: str) -> Any:
     # Imported on first use: `import nasrlm` (and the CLI's --help) should not pay for torch.
     if name in ("Surrogate", "Prediction"):
-        from . import surrogate
+        from nasrlm.rlm import surrogate
 
         return getattr(surrogate, name)
     raise AttributeError(f"module 'nasrlm' has no attribute {name!r}")

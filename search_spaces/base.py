@@ -94,7 +94,7 @@ class SearchSpace(Protocol):
         ...
 
     def onnx_text(self, arch: Any) -> str:
-        """Canonical ONNX text of the architecture (see :mod:`nasrlm.onnx_text`)."""
+        """Canonical ONNX text of the architecture (see :mod:`nasrlm.text.onnx_text`)."""
         ...
 
     def query(self, arch: Any, metric: str) -> float:

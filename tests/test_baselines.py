@@ -23,7 +23,7 @@ from baselines import (
     random_split,
 )
 from baselines.encoding import CellDag, dag_spec, dag_spec_for, encode_dags, flat_encoding, nb201_dag
-from baselines.metrics import kendall_tau, spearman_rho
+from nasrlm.core.metrics import kendall_tau, spearman_rho
 from search_spaces import get_space
 from search_spaces.nb201.arch import Nb201Arch
 

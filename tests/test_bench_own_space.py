@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from nasrlm.onnx_text import parse_text, to_onnx_text
+from nasrlm.text.onnx_text import parse_text, to_onnx_text
 
 
 def _script():

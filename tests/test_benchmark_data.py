@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nasrlm import benchmark_data
-from nasrlm.benchmark_data import BenchmarkDataError, load_table, table_names
+from search_spaces.nb201 import tables as benchmark_data
+from search_spaces.nb201.tables import BenchmarkDataError, load_table, table_names
 
 NB201_TABLES = [
     "nb201_12ep_acc_minibench",

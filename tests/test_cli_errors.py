@@ -32,7 +32,7 @@ def files(tmp_path, monkeypatch) -> dict[str, str]:
         folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
         read_only = str(folder)
     # A device measured on architecture 0 only, as `nasrlm verify --device-name testdev` would leave it.
-    from nasrlm import device_metrics
+    from nasrlm.hardware import devices as device_metrics
 
     device_metrics.record("nb201", "latency_testdev", {0: ("arch-0", 1.5, 0.1, 5)}, {"measurement": "test"})
     return {"tmp": str(tmp_path), "file": str(tmp_path / "notes.txt"), "ro": read_only}

@@ -13,7 +13,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from nasrlm.free_labels import (
+from nasrlm.rlm.free_labels import (
     GRAPH_LABELS,
     LOG10_FLOOR,
     NASWOT_SINGULAR,

@@ -121,21 +121,21 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture
 def stubs(monkeypatch, tmp_path, tiny_model) -> dict[str, str]:
     """Each command's work replaced by :class:`Reached`; paths the commands read and write."""
-    import nasrlm.report
-    import nasrlm.search
-    import nasrlm.verify
-    from nasrlm.surrogate import Surrogate
+    import nasrlm.hardware.verify
+    import nasrlm.report.runner
+    import nasrlm.search.runner
+    from nasrlm.rlm.surrogate import Surrogate
 
     def reached(*args, **kwargs):
         raise Reached
 
     monkeypatch.setenv("NASRLM_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(nasrlm.search, "open_storage", reached)  # after the search's checks, before any trial
+    monkeypatch.setattr(nasrlm.search.runner, "open_storage", reached)  # after the search's checks, before any trial
     monkeypatch.setattr(Surrogate, "fit", reached)
     monkeypatch.setattr(Surrogate, "predict", reached)
     monkeypatch.setattr(type(NB201), "onnx_texts", reached)  # demo: after sampling, before exporting
-    monkeypatch.setattr(nasrlm.verify, "verify", reached)
-    monkeypatch.setattr(nasrlm.report, "run_report", reached)
+    monkeypatch.setattr(nasrlm.hardware.verify, "verify", reached)
+    monkeypatch.setattr(nasrlm.report.runner, "run_report", reached)
     (tmp_path / "archs.txt").write_text("6111\n")
     return {"tmp": str(tmp_path), "data": str(tiny_model / "data.csv"), "model": str(tiny_model / "model")}
 

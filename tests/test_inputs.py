@@ -4,8 +4,8 @@ import onnx
 import pytest
 import torch
 
-from nasrlm.inputs import looks_like_onnx_text, to_texts
-from nasrlm.onnx_text import export_module, to_onnx_text
+from nasrlm.text.convert import looks_like_onnx_text, to_texts
+from nasrlm.text.onnx_text import export_module, to_onnx_text
 from search_spaces import get_space
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nasrlm.latency import LatencyConfig, LatencyError, Measurement, measure, measure_one, ort_latency_ms
+from nasrlm.hardware.latency import LatencyConfig, LatencyError, Measurement, measure, measure_one, ort_latency_ms
 from search_spaces import get_space
 from search_spaces.nb201 import Nb201Arch
 
@@ -84,7 +84,7 @@ def test_pretraining_label_function(space):
 
 
 def test_same_seed_same_network(space):
-    from nasrlm.latency import _onnx_model, onnx_with_weights
+    from nasrlm.hardware.latency import _onnx_model, onnx_with_weights
 
     def weights(seed: int) -> np.ndarray:
         model = onnx_with_weights(_onnx_model(space, 6111, 1), np.random.default_rng(seed))

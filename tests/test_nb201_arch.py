@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nasrlm.benchmark_data import load_table
 from search_spaces.nb201 import arch as arch_module
 from search_spaces.nb201.arch import (
     EDGES,
@@ -29,6 +28,7 @@ from search_spaces.nb201.arch import (
     suggest_arch,
     to_optuna_params,
 )
+from search_spaces.nb201.tables import load_table
 
 EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nasrlm import benchmark_data
 from search_spaces.base import UnknownMetricError
 from search_spaces.nb201 import benchmark as benchmark_module
+from search_spaces.nb201 import tables as benchmark_data
 from search_spaces.nb201.benchmark import NUM_ARCHS, Nb201Benchmark, UnknownDeviceError
 
 ACCURACIES = [

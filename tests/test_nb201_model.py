@@ -7,7 +7,7 @@ import torch
 from onnx import numpy_helper
 from torch.utils.flop_counter import FlopCounterMode
 
-from nasrlm.onnx_text import export_module
+from nasrlm.text.onnx_text import export_module
 from search_spaces.nb201.arch import Nb201Arch, sample_arch
 from search_spaces.nb201.costs import count_flops, count_params
 from search_spaces.nb201.model import build_network

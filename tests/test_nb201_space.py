@@ -5,7 +5,7 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from nasrlm.onnx_text import canonicalize_with_weight_map, export_module, function_scopes, parse_text
+from nasrlm.text.onnx_text import canonicalize_with_weight_map, export_module, function_scopes, parse_text
 from search_spaces import SearchSpace, UnknownSpaceError, available_spaces, get_space
 from search_spaces.base import UnknownMetricError
 from search_spaces.nb201 import space as space_module

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasrlm.number_tokenizer import NumberTokenizer, NumberTokenizerConfig
+from nasrlm.rlm.number_tokenizer import NumberTokenizer, NumberTokenizerConfig
 
 try:
     from hypothesis import given, settings

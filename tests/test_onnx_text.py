@@ -10,7 +10,7 @@ import torch
 from onnx import numpy_helper, printer
 from torch import nn
 
-from nasrlm.onnx_text import (
+from nasrlm.text.onnx_text import (
     canonicalize_with_weight_map,
     export_module,
     function_scopes,

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nasrlm.pareto import hypervolume, hypervolume_improvement, pareto_mask, to_minimization
+from nasrlm.search.pareto import hypervolume, hypervolume_improvement, pareto_mask, to_minimization
 
 
 def brute_mask(points: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from nasrlm.cli import main
-from nasrlm.pareto import hypervolume, pareto_mask, to_minimization
+from nasrlm.search.pareto import hypervolume, pareto_mask, to_minimization
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = (85.0, 40.0)
@@ -42,11 +42,11 @@ WORKER = textwrap.dedent(
     """
     import pathlib, sys, threading, time
 
-    import nasrlm.search
+    import nasrlm.search.runner
     from nasrlm.cli import main
 
     role, log, gate = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
-    benchmark_evaluate = nasrlm.search._benchmark_evaluate
+    benchmark_evaluate = nasrlm.search.runner._benchmark_evaluate
 
     def held_and_logged(space, metrics):
         evaluate = benchmark_evaluate(space, metrics)
@@ -71,7 +71,7 @@ WORKER = textwrap.dedent(
 
         return query
 
-    nasrlm.search._benchmark_evaluate = held_and_logged
+    nasrlm.search.runner._benchmark_evaluate = held_and_logged
     sys.exit(main(sys.argv[4:]))
     """
 )
@@ -121,7 +121,7 @@ def test_three_workers_on_postgres_survive_one_killed_mid_trial(postgres_url, tm
     import optuna
     import sqlalchemy
 
-    from nasrlm.search import open_storage
+    from nasrlm.search.runner import open_storage
 
     budget, heartbeat, study_name = 15, 10, "shared"
     script = tmp_path / "worker.py"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from nasrlm.onnx_text import parse_text
-from nasrlm.reading_text import reading_text
+from nasrlm.text.onnx_text import parse_text
+from nasrlm.text.reading_text import reading_text
 
 
 def _script():

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from nasrlm.onnx_text import parse_text, to_onnx_text
-from nasrlm.reading_text import is_reading_text, reading_text
-from nasrlm.rlm_model import DecoderConfig, EncoderConfig
-from nasrlm.surrogate import Surrogate, SurrogateLoadError
-from nasrlm.text_tokenizer import TextTokenizerConfig
-from nasrlm.training import TrainConfig
+from nasrlm.rlm.model import DecoderConfig, EncoderConfig
+from nasrlm.rlm.surrogate import Surrogate, SurrogateLoadError
+from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.rlm.training import TrainConfig
+from nasrlm.text.onnx_text import parse_text, to_onnx_text
+from nasrlm.text.reading_text import is_reading_text, reading_text
 
 
 class Block(nn.Module):

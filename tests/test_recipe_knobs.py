@@ -8,11 +8,11 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from nasrlm.rlm_model import DecoderConfig, EncoderConfig
-from nasrlm.surrogate import Surrogate
-from nasrlm.targets import TargetTransform
-from nasrlm.text_tokenizer import TextTokenizerConfig
-from nasrlm.training import TrainConfig, _drop_objectives, _optimizer
+from nasrlm.rlm.model import DecoderConfig, EncoderConfig
+from nasrlm.rlm.surrogate import Surrogate
+from nasrlm.rlm.targets import TargetTransform
+from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.rlm.training import TrainConfig, _drop_objectives, _optimizer
 
 TINY_ENCODER = EncoderConfig(d_model=32, n_layers=2, n_heads=2, d_ff=64, max_length=64)
 TINY_DECODER = DecoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64)
@@ -191,7 +191,7 @@ def test_new_objective_starts_as_the_known_objective_that_ranks_it_best():
 
 
 def test_length_buckets_batch_like_with_like_and_see_every_row_once():
-    from nasrlm.training import _bucketed
+    from nasrlm.rlm.training import _bucketed
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(10, 500, 1000)

@@ -15,8 +15,8 @@ from scipy.stats import kendalltau, spearmanr
 
 from baselines import random_split
 from nasrlm.cli import main
-from nasrlm.report import ReportConfig, RlmSettings, load_predictions, load_rows, run_report
-from nasrlm.report_render import render_report
+from nasrlm.report.render import render_report
+from nasrlm.report.runner import ReportConfig, RlmSettings, load_predictions, load_rows, run_report
 from search_spaces import get_space
 
 OBJECTIVES = ("acc", "latency_pixel3")
@@ -180,7 +180,7 @@ def test_processes_sharing_an_output_folder_keep_every_row(tmp_path, monkeypatch
     import threading
     import time
 
-    import nasrlm.report as report_module
+    import nasrlm.report.runner as report_module
 
     write = report_module.atomic_write_text
 
@@ -199,8 +199,8 @@ def test_processes_sharing_an_output_folder_keep_every_row(tmp_path, monkeypatch
 
 
 def test_cli_report_and_saved_surrogate(tmp_path, capsys):
-    from nasrlm.surrogate import Surrogate
-    from nasrlm.training import TrainConfig
+    from nasrlm.rlm.surrogate import Surrogate
+    from nasrlm.rlm.training import TrainConfig
 
     out = tmp_path / "cli"
     argv = ["report", "--predictors", "flops,gbdt", "--train-sizes", "25,50", "--seeds", "1", "--test-size", "60"]

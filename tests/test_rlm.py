@@ -9,10 +9,10 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from nasrlm.rlm_model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
-from nasrlm.surrogate import Surrogate, SurrogateLoadError
-from nasrlm.text_tokenizer import TextTokenizerConfig
-from nasrlm.training import TrainConfig
+from nasrlm.rlm.model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
+from nasrlm.rlm.surrogate import Surrogate, SurrogateLoadError
+from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.rlm.training import TrainConfig
 
 TINY_ENCODER = EncoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, max_length=64)
 TINY_DECODER = DecoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64)
@@ -203,7 +203,7 @@ def test_a_subset_of_objectives_is_decoded_in_its_training_context():
 
 
 def test_save_refuses_targets_it_did_not_write(trained, tmp_path):
-    from nasrlm.surrogate import SurrogateSaveError
+    from nasrlm.rlm.surrogate import SurrogateSaveError
 
     surrogate = trained[0]
     (tmp_path / "data").mkdir()
@@ -248,7 +248,7 @@ def test_given_values_condition_the_objectives_after_them():
 
 
 def test_digit_targets_are_ordinal_and_sharpen_to_one_hot():
-    from nasrlm.rlm_model import digit_targets
+    from nasrlm.rlm.model import digit_targets
 
     digits = torch.tensor([[5, 9, 0, 0], [1, 0, 0, 0]])
     soft = digit_targets(digits, 0.75)

@@ -11,10 +11,10 @@ import pytest
 from onnx import TensorProto, helper
 from optuna.distributions import IntDistribution
 
-from nasrlm.rlm_model import DecoderConfig, EncoderConfig
-from nasrlm.sampler import RLMSampler, RLMSamplerConfig, stored_predictions
-from nasrlm.surrogate import Surrogate
-from nasrlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.rlm.model import DecoderConfig, EncoderConfig
+from nasrlm.rlm.surrogate import Surrogate
+from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.search.sampler import RLMSampler, RLMSamplerConfig, stored_predictions
 
 SPACE = {
     "depth": optuna.distributions.IntDistribution(1, 4),
@@ -55,7 +55,7 @@ def score(params: dict) -> float:
 
 @pytest.fixture(scope="module")
 def tiny_surrogate_texts():
-    from nasrlm.inputs import to_texts
+    from nasrlm.text.convert import to_texts
 
     rng = np.random.default_rng(0)
     params = [
@@ -358,7 +358,7 @@ def test_the_default_pool_is_smaller_where_each_candidate_costs_an_export(tiny_s
     """A torch module is exported to ONNX for every candidate (~15 ms): 200 of them, not 900 texts."""
     import torch
 
-    from nasrlm.sampler import POOL_EXPORTED, POOL_TEXT
+    from nasrlm.search.sampler import POOL_EXPORTED, POOL_TEXT
 
     wide = {"depth": IntDistribution(1, 4), "width": IntDistribution(1, 4096)}  # far more networks than a pool
 

@@ -14,11 +14,11 @@ import pytest
 from onnx import TensorProto, helper
 from optuna.testing import pytest_samplers as generic
 
-from nasrlm.inputs import to_texts
-from nasrlm.rlm_model import DecoderConfig, EncoderConfig
-from nasrlm.sampler import RLMSampler, RLMSamplerConfig
-from nasrlm.surrogate import Surrogate
-from nasrlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.rlm.model import DecoderConfig, EncoderConfig
+from nasrlm.rlm.surrogate import Surrogate
+from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.search.sampler import RLMSampler, RLMSamplerConfig
+from nasrlm.text.convert import to_texts
 
 TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32}
 QUICK = RLMSamplerConfig(

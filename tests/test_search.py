@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 from nasrlm.cli import main
-from nasrlm.pareto import hypervolume, pareto_mask, to_minimization
-from nasrlm.sampler import RLMSamplerConfig, stored_predictions
-from nasrlm.search import SearchConfig, SearchError, parse_constraint, run_search
+from nasrlm.search.pareto import hypervolume, pareto_mask, to_minimization
+from nasrlm.search.runner import SearchConfig, SearchError, parse_constraint, run_search
+from nasrlm.search.sampler import RLMSamplerConfig, stored_predictions
 from search_spaces import get_space
 
 REFERENCE = (85.0, 40.0)
@@ -143,7 +143,7 @@ def test_cli_search_prints_front_and_hypervolume(capsys, tmp_path):
 WORKER = textwrap.dedent(
     """
     import pathlib, sys, threading, time
-    from nasrlm.search import SearchConfig, run_search
+    from nasrlm.search.runner import SearchConfig, run_search
     from search_spaces import get_space
 
     storage, log, budget, seed, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -243,7 +243,7 @@ def test_a_worker_that_loses_the_schema_creation_race_joins_the_study(tmp_path):
     import sqlalchemy
     import sqlalchemy.event
 
-    from nasrlm.search import open_storage
+    from nasrlm.search.runner import open_storage
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     interleaved = []
@@ -274,7 +274,7 @@ def test_a_worker_that_loses_the_schema_creation_race_joins_the_study(tmp_path):
     ],
 )
 def test_file_storages_in_missing_folders_are_named(url, message):
-    from nasrlm.search import open_storage
+    from nasrlm.search.runner import open_storage
 
     with pytest.raises(SearchError, match=message):
         open_storage(url)
@@ -283,7 +283,7 @@ def test_file_storages_in_missing_folders_are_named(url, message):
 def test_claims_let_at_most_one_trial_query_an_architecture():
     import optuna
 
-    from nasrlm.search import ARCH_ATTR, claim_architecture
+    from nasrlm.search.runner import ARCH_ATTR, claim_architecture
 
     study = optuna.create_study()
     first, second, third = study.ask(), study.ask(), study.ask()
@@ -308,7 +308,7 @@ def test_claims_let_at_most_one_trial_query_an_architecture():
 def test_search_prunes_a_trial_whose_architecture_another_trial_holds(tmp_path):
     import optuna
 
-    from nasrlm.search import ARCH_ATTR
+    from nasrlm.search.runner import ARCH_ATTR
 
     space = get_space("nb201")
     storage = f"sqlite:///{tmp_path / 'study.db'}"
@@ -347,14 +347,14 @@ def test_search_prunes_a_trial_whose_architecture_another_trial_holds(tmp_path):
 
 
 def test_the_rlm_sampler_of_a_search_knows_each_objective_s_valid_range():
-    from nasrlm.search import make_sampler
+    from nasrlm.search.runner import make_sampler
 
     sampler = make_sampler(SearchConfig(objectives=("acc", "latency_pixel3")), get_space("nb201"), seed=0)
     assert sampler.valid_ranges == {"acc": (0.0, 100.0), "latency_pixel3": (0.0, math.inf)}
 
 
 def test_heartbeat_is_the_silence_after_which_a_trial_is_retried(tmp_path):
-    from nasrlm.search import open_storage
+    from nasrlm.search.runner import open_storage
 
     storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat=20)
     assert (storage.grace_period, storage.heartbeat_interval) == (20, 2)  # ten beats per grace period
@@ -375,7 +375,7 @@ def test_workers_that_start_together_get_their_own_seeds():
     """Two workers with one --seed that start on the same study draw different architectures."""
     import optuna
 
-    from nasrlm.search import WorkerSeededSampler, worker_seed
+    from nasrlm.search.runner import WorkerSeededSampler, worker_seed
 
     space = get_space("nb201")
     storage = optuna.storages.InMemoryStorage()

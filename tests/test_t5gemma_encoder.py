@@ -14,12 +14,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 import torch
 
-from nasrlm.rlm_model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
+from nasrlm.rlm.model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 
 transformers = pytest.importorskip("transformers")
 t5gemma = pytest.importorskip("transformers.models.t5gemma")
 
-from nasrlm.t5gemma_encoder import T5GemmaEncoder  # noqa: E402
+from nasrlm.rlm.t5gemma_encoder import T5GemmaEncoder  # noqa: E402
 
 VOCAB = 50
 PAD = 0

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from onnx import printer
 
-from nasrlm.onnx_text import canonicalize
-from nasrlm.text_tokenizer import CONFIG_FILE, TOKENIZER_FILE, TextTokenizer, TextTokenizerConfig
+from nasrlm.rlm.text_tokenizer import CONFIG_FILE, TOKENIZER_FILE, TextTokenizer, TextTokenizerConfig
+from nasrlm.text.onnx_text import canonicalize
 from search_spaces.nb201.arch import all_archs
 from search_spaces.nb201.onnx_builder import build_onnx, cell_scopes
 

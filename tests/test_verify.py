@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from nasrlm import device_metrics
 from nasrlm.cli import main
-from nasrlm.device_metrics import UnmeasuredArchError
+from nasrlm.hardware import devices as device_metrics
+from nasrlm.hardware.devices import UnmeasuredArchError
 from search_spaces import get_space
 
 HOW = {"measurement": {"backend": "onnxruntime", "threads": 1}}
@@ -98,7 +98,7 @@ def test_bad_latencies_are_refused():
 
 # --- reading candidates ------------------------------------------------------------------------
 def test_arch_files(space, tmp_path):
-    from nasrlm.verify import archs_from_file
+    from nasrlm.hardware.verify import archs_from_file
 
     text = tmp_path / "archs.txt"
     text.write_text(f"# finalists\n6111\n\n{space.arch(5)}\n6111\n")
@@ -114,7 +114,7 @@ def test_arch_files(space, tmp_path):
 def test_archs_from_an_optuna_study(space, tmp_path):
     import optuna
 
-    from nasrlm.verify import archs_from_study
+    from nasrlm.hardware.verify import archs_from_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{tmp_path / 'search.db'}"
@@ -174,7 +174,7 @@ def test_verify_bad_input_gives_one_clear_line(capsys, tmp_path, argv, message):
 
 # --- a new device for a trained surrogate ------------------------------------------------------
 def test_fit_adds_the_device_from_verify_output(capsys, space, tmp_path):
-    from nasrlm.surrogate import PRETRAINED_DIR, Surrogate
+    from nasrlm.rlm.surrogate import PRETRAINED_DIR, Surrogate
 
     archs = tmp_path / "archs.txt"
     archs.write_text("\n".join(str(i) for i in (0, 5, 100, 6111, 9000, 12000)) + "\n")
@@ -195,9 +195,9 @@ def test_fit_adds_the_device_from_verify_output(capsys, space, tmp_path):
 
 
 def test_fit_device_in_python(space):
-    from nasrlm.surrogate import Surrogate
-    from nasrlm.training import TrainConfig
-    from nasrlm.verify import decode_objectives, fit_device
+    from nasrlm.hardware.verify import decode_objectives, fit_device
+    from nasrlm.rlm.surrogate import Surrogate
+    from nasrlm.rlm.training import TrainConfig
 
     measured = {i: 0.5 + i / 10_000 for i in (0, 5, 100, 6111, 9000)}
     device_metrics.record("nb201", "latency_py", _rows(space, measured), HOW)

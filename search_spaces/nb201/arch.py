@@ -228,7 +228,7 @@ class Nb201Arch:
 @functools.cache
 def _official_order() -> tuple[tuple[Nb201Arch, ...], dict[tuple[str, ...], int]]:
     """Archs in official index order and the reverse map, read once from the vendored table."""
-    from nasrlm.benchmark_data import load_table  # deferred: parsing archs should not need pandas
+    from search_spaces.nb201.tables import load_table  # deferred: parsing archs should not need pandas
 
     table = load_table(_INDEX_TABLE)
     if table["index"].tolist() != list(range(NUM_ARCHS)):

@@ -1,6 +1,6 @@
 """Every tabulated NAS-Bench-201 metric as a float64 array indexed by the official arch index.
 
-The numbers come from the four vendored, checksum-verified tables (see ``nasrlm/data/PROVENANCE.md``
+The numbers come from the four vendored, checksum-verified tables (see ``search_spaces/nb201/data/PROVENANCE.md``
 for where each column comes from). Metric names are stable across the project:
 
 * ``acc`` (the search signal), ``test_acc``, ``cifar100_acc``, ``imagenet16_acc``, ``cifar100_test_acc``,
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nasrlm.benchmark_data import BenchmarkDataError, load_table
 from search_spaces.base import NON_NEGATIVE, PERCENT, Metric, UnknownMetricError
+from search_spaces.nb201.tables import BenchmarkDataError, load_table
 
 __all__ = ["NUM_ARCHS", "SPACE_NAME", "Nb201Benchmark", "UnknownDeviceError"]
 

@@ -4,7 +4,7 @@ Exporting a module with torch takes ~50-300 ms; text for all 15,625 architecture
 of an hour. This module writes, node for node, the graph that ``torch.onnx.export`` produces for
 :class:`~search_spaces.nb201.model.Nb201Network` with cells as local functions (including what the
 TorchScript passes do to it: BatchNorm folded into convs, one ReLU shared by the convs that read the
-same node, dead nodes dropped). Both go through :func:`nasrlm.onnx_text.canonicalize`, and a test
+same node, dead nodes dropped). Both go through :func:`nasrlm.text.onnx_text.canonicalize`, and a test
 asserts identical text on architectures covering every op and every dead-node pattern.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import onnx
 from onnx import TensorProto, helper
 
-from nasrlm.onnx_text import DEFAULT_OPSET
+from nasrlm.text.onnx_text import DEFAULT_OPSET
 
 from .arch import EDGES
 from .costs import CELLS_PER_STAGE, STEM_CHANNELS

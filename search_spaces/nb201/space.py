@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nasrlm.cache import atomic_write_bytes, cache_dir
+from nasrlm.core.cache import atomic_write_bytes, cache_dir
 
 from ..base import NON_NEGATIVE, Metric, UnknownMetricError
 from . import arch as _arch
@@ -55,7 +55,7 @@ def _text_of_ops(ops: tuple[str, ...], keep_dead: bool = True) -> str:
     """
     from onnx import printer
 
-    from nasrlm.onnx_text import canonicalize
+    from nasrlm.text.onnx_text import canonicalize
 
     from .onnx_builder import build_onnx, cell_scopes
 
@@ -71,7 +71,7 @@ def _text_format_key() -> str:
     """Changes whenever the code or onnx version that makes the text changes (invalidates the cache)."""
     import onnx
 
-    from nasrlm import onnx_text
+    from nasrlm.text import onnx_text
 
     from . import onnx_builder
 
@@ -153,7 +153,7 @@ class Nb201Space:
 
     def onnx_text_exported(self, arch: ArchLike) -> str:
         """The same text through the general path: build the torch module and export it (~0.2 s)."""
-        from nasrlm.onnx_text import to_onnx_text
+        from nasrlm.text.onnx_text import to_onnx_text
 
         return to_onnx_text(self.build_model(arch), self.example_input(), functions=self.function_modules)
 
@@ -168,7 +168,7 @@ class Nb201Space:
         """ONNX text of many architectures (all of them by default), cached on disk.
 
         The first call builds the text of all 15,625 architectures in ``workers`` processes
-        (default: all cores) and saves it under :func:`nasrlm.cache.cache_dir`; later calls load it.
+        (default: all cores) and saves it under :func:`nasrlm.core.cache.cache_dir`; later calls load it.
         A few architectures asked for before the cache exists are built without building the rest.
         """
         if archs is not None:
@@ -212,10 +212,10 @@ class Nb201Space:
             raise UnknownMetricError(name, self.name, list(self.metrics)) from None
 
     def _device_table(self, metric: str) -> Any:
-        """A user-measured device table serving ``metric`` (see :mod:`nasrlm.device_metrics`), or None."""
+        """A user-measured device table serving ``metric`` (see :mod:`nasrlm.hardware.devices`), or None."""
         if metric in _COMPUTED_METRICS or metric in self.benchmark.metrics:
             return None  # the shipped metrics always win: a table cannot shadow them
-        from nasrlm.device_metrics import find_table
+        from nasrlm.hardware.devices import find_table
 
         return find_table(self.name, metric)
 

@@ -1,6 +1,6 @@
 """The compact reading form of canonical ONNX text: the whole network in a few hundred tokens.
 
-Canonical ONNX text (``nasrlm.onnx_text``) is exact and parses back, but much of it is not
+Canonical ONNX text (``nasrlm.text.onnx_text``) is exact and parses back, but much of it is not
 architecture: a signature declaring every weight (``float[16,16,3,3] w7``, 78 of them for a
 NAS-Bench-201 network), and attributes restating ONNX defaults (``dilations``, ``group``,
 ``strides`` of 1, zero ``pads``). A model that reads a budget of tokens spends it there: the v3
@@ -26,7 +26,7 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from .onnx_text import parse_text
+from nasrlm.text.onnx_text import parse_text
 
 __all__ = ["is_reading_text", "reading_text"]
 

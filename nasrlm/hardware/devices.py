@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .cache import atomic_write_text, cache_dir
+from nasrlm.core.cache import atomic_write_text, cache_dir
 
 __all__ = [
     "DeviceTable",

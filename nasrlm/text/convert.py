@@ -13,13 +13,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .reading_text import is_reading_text
+from nasrlm.text.reading_text import is_reading_text
 
 __all__ = ["looks_like_onnx_text", "to_texts"]
 
 
 def looks_like_onnx_text(text: str) -> bool:
-    """ONNX text, or a network already in its reading form (``nasrlm.reading_text``)."""
+    """ONNX text, or a network already in its reading form (``nasrlm.text.reading_text``)."""
     head = text.lstrip()[:200]
     return (head.startswith("<") and "ir_version" in head) or is_reading_text(head)
 
@@ -27,7 +27,7 @@ def looks_like_onnx_text(text: str) -> bool:
 def _one(item: Any, space: Any, index: int) -> str:
     import onnx
 
-    from .onnx_text import to_onnx_text
+    from nasrlm.text.onnx_text import to_onnx_text
 
     if isinstance(item, str):
         if looks_like_onnx_text(item):

@@ -1,6 +1,6 @@
 """The RLM's text encoder as the encoder half of T5Gemma (Hugging Face ``transformers``).
 
-Two ways to build it, chosen by :class:`~nasrlm.rlm_model.EncoderConfig`:
+Two ways to build it, chosen by :class:`~nasrlm.rlm.model.EncoderConfig`:
 
 * ``pretrained=None``: randomly initialized from ``t5gemma_config`` (a T5Gemma *module* config as a
   dict: ``hidden_size``, ``num_hidden_layers``, ``num_attention_heads``, ``num_key_value_heads``,
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from .rlm_model import EncoderConfig
+    from nasrlm.rlm.model import EncoderConfig
 
 __all__ = ["T5GemmaEncoder"]
 

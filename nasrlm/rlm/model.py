@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .number_tokenizer import NumberTokenizer, NumberTokenizerConfig
+from nasrlm.rlm.number_tokenizer import NumberTokenizer, NumberTokenizerConfig
 
 __all__ = ["DecoderConfig", "EncoderConfig", "RLMConfig", "RegressionLM"]
 

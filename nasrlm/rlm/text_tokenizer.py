@@ -35,14 +35,14 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from .cache import atomic_write_text
+from nasrlm.core.cache import atomic_write_text
 
 __all__ = ["ONNX_PRETOKENIZE_PATTERN", "TRUNCATION_MODES", "TextTokenizer", "TextTokenizerConfig"]
 
 TRUNCATION_MODES = ("head", "head_tail", "tail")
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "text_tokenizer_config.json"
-_FORMAT = "nasrlm.text_tokenizer"
+_FORMAT = "nasrlm.text_tokenizer"  # a file-format name, kept when the module moved
 _FORMAT_VERSION = 1
 # The order fixes the ids: <pad> is 0.
 _SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>", "<sep>")

@@ -122,7 +122,7 @@ def _onnx_model(space: Any, arch: Any, batch_size: int) -> Any:
             model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = batch_size
             model.graph.output[0].type.tensor_type.shape.dim[0].dim_value = batch_size
         return model
-    from nasrlm.onnx_text import export_module
+    from nasrlm.text.onnx_text import export_module
 
     return export_module(space.build_model(arch), space.example_input(batch_size))
 

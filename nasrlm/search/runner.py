@@ -1,6 +1,6 @@
 """Multi-objective architecture search: an Optuna study over a search space, steered by a sampler.
 
->>> from nasrlm.search import SearchConfig, run_search
+>>> from nasrlm.search.runner import SearchConfig, run_search
 >>> result = run_search(SearchConfig(space="nb201", objectives=("acc", "latency_pixel3"), budget=100))
 >>> result.front  # doctest: +SKIP
 
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from optuna.samplers import BaseSampler
 
-from .sampler import RLMSampler, RLMSamplerConfig
+from nasrlm.search.sampler import RLMSampler, RLMSamplerConfig
 
 __all__ = [
     "SAMPLERS",
@@ -232,7 +232,7 @@ def load_surrogate(config: SearchConfig) -> Any:
     """The saved surrogate ``config.surrogate`` names, loaded (and checked) before any trial; else None."""
     if config.sampler != "rlm" or config.surrogate is None:
         return None
-    from .surrogate import Surrogate, SurrogateLoadError
+    from nasrlm.rlm.surrogate import Surrogate, SurrogateLoadError
 
     try:
         return Surrogate.load(config.surrogate)
@@ -391,9 +391,8 @@ def run_search(
     """Run (or resume) the study of ``config`` until it holds ``config.budget`` finished trials."""
     import optuna
 
+    from nasrlm.search.results import summarize, write_results
     from search_spaces import UnknownSpaceError, get_space
-
-    from .search_results import summarize, write_results
 
     try:
         space = get_space(config.space)

@@ -203,7 +203,7 @@ def cmd_query(args: argparse.Namespace) -> None:
 
 
 def cmd_onnx_text(args: argparse.Namespace) -> None:
-    from nasrlm.onnx_text import to_onnx_text
+    from nasrlm.text.onnx_text import to_onnx_text
 
     source = args.source
     if args.out:
@@ -224,7 +224,7 @@ def cmd_onnx_text(args: argparse.Namespace) -> None:
 
 
 def _write(path: str, text: str) -> None:
-    from nasrlm.cache import atomic_write_text
+    from nasrlm.core.cache import atomic_write_text
 
     try:
         atomic_write_text(path, text)
@@ -269,9 +269,9 @@ def _read_table(path: str, text_column: str) -> tuple[list[str], dict[str, np.nd
 
 def cmd_fit(args: argparse.Namespace) -> None:
     """Train (or fine-tune) an RLM on any text -> numbers table."""
-    from nasrlm.surrogate import Surrogate, SurrogateLoadError, SurrogateSaveError, check_save_target
-    from nasrlm.text_tokenizer import TextTokenizerConfig
-    from nasrlm.training import TrainConfig
+    from nasrlm.rlm.surrogate import Surrogate, SurrogateLoadError, SurrogateSaveError, check_save_target
+    from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
+    from nasrlm.rlm.training import TrainConfig
 
     try:  # before training: a bad --out must not cost the user a whole fit
         check_save_target(args.out)
@@ -322,7 +322,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     """Predict every objective of a saved RLM for each row's text; write CSV with uncertainty."""
     import pandas as pd
 
-    from nasrlm.surrogate import Surrogate, SurrogateLoadError
+    from nasrlm.rlm.surrogate import Surrogate, SurrogateLoadError
 
     if args.out:
         check_output_file(args.out)
@@ -347,7 +347,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 # Modules that each define ``register(commands)``; they import their heavy dependencies lazily.
-_COMMAND_MODULES: tuple[str, ...] = ("nasrlm.search_cli", "nasrlm.report", "nasrlm.verify")
+_COMMAND_MODULES: tuple[str, ...] = ("nasrlm.cli.search", "nasrlm.report.runner", "nasrlm.hardware.verify")
 
 
 def build_parser() -> argparse.ArgumentParser:

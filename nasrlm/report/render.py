@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasrlm.cache import atomic_write_bytes, atomic_write_text
+from nasrlm.core.cache import atomic_write_bytes, atomic_write_text
 
 __all__ = ["aggregate", "describe", "load_predictions", "load_rows", "render_report", "score_table", "selected_rows"]
 
 if TYPE_CHECKING:
-    from nasrlm.report import ReportConfig
+    from nasrlm.report.runner import ReportConfig
 
 RESULTS = "results.jsonl"
 Block = tuple[str, Any]  # ("h2", text) | ("p", text) | ("table", (header, rows)) | ("img", (file, caption))
 
 
-# --- results on disk (written by nasrlm.report) ---------------------------------------------------
+# --- results on disk (written by nasrlm.report.runner) ---------------------------------------------------
 def load_rows(out: str | Path) -> list[dict[str, Any]]:
     """Rows of ``OUT/results.jsonl`` (empty if none yet)."""
     path = Path(out) / RESULTS

@@ -6,7 +6,7 @@ the remaining archs (all of them, or a random ``test_size`` of them, also shared
 (predictor, N, s) run writes its per-arch predictions to ``OUT/predictions/*.npz`` and then one row
 of scores to ``OUT/results.jsonl``, both atomically; a rerun skips the rows already there, so an
 interrupted report continues where it stopped. Scores come straight from scipy. Reading the results
-back and rendering them (``report.md``, ``report.html``, plots) live in :mod:`nasrlm.report_render`.
+back and rendering them (``report.md``, ``report.html``, plots) live in :mod:`nasrlm.report.render`.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from nasrlm.cache import atomic_write_bytes, atomic_write_text
-from nasrlm.recipe import DEFAULT_RECIPE
-from nasrlm.report_render import RESULTS, load_rows, selected_rows
-from nasrlm.report_render import load_predictions as load_predictions  # re-exported
+from nasrlm.core.cache import atomic_write_bytes, atomic_write_text
+from nasrlm.report.render import RESULTS, load_rows, selected_rows
+from nasrlm.report.render import load_predictions as load_predictions  # re-exported
+from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
 # Reading results back (load_rows, load_predictions, selected_rows) lives in report_render; imported here
-# so that ``from nasrlm.report import ...`` gives the whole API.
+# so that ``from nasrlm.report.runner import ...`` gives the whole API.
 __all__ = ["ReportConfig", "RlmAdapter", "RlmSettings", "evaluate_surrogate", "register", "run_report", "score"]
 
 RLM = "rlm"
@@ -44,7 +44,7 @@ LATENCY_TOLERANCE = 0.1  # "within ±10 %": |predicted - true| <= 0.1 * true
 
 @dataclass(frozen=True)
 class RlmSettings:
-    """How the RLM is fine-tuned and sampled in a report: the shipped recipe (nasrlm.recipe) by default."""
+    """How the RLM is fine-tuned and sampled in a report: the shipped recipe (nasrlm.rlm.recipe) by default."""
 
     init: str | None = None  # saved surrogate to start from; None: the shipped pretrained default
     epochs: int = DEFAULT_RECIPE.epochs
@@ -121,7 +121,7 @@ class RlmAdapter:
         self.fit_info: dict[str, Any] = {}
 
     def fit(self, archs: Sequence[Any], targets: Mapping[str, np.ndarray]) -> RlmAdapter:
-        from nasrlm.surrogate import Surrogate
+        from nasrlm.rlm.surrogate import Surrogate
 
         s = self.settings
         # A fresh copy of the starting model every run: runs must not leak into each other.
@@ -296,7 +296,7 @@ def evaluate_surrogate(
 ) -> dict[str, Any]:
     """Score a saved surrogate (no fitting) on archs it was not trained on, when its metadata lists
     them (``meta["train_archs"]``: arch indices); otherwise on a random ``test_size`` of all archs."""
-    from nasrlm.surrogate import Surrogate
+    from nasrlm.rlm.surrogate import Surrogate
     from search_spaces import get_space
 
     surrogate = Surrogate.load(path)
@@ -407,8 +407,8 @@ def _config_from_args(args: Any) -> ReportConfig:
 
 def _report_surrogate(args: Any, out: Path) -> list[Path]:
     from nasrlm.cli import CliError, _space
-    from nasrlm.report_render import render_report
-    from nasrlm.surrogate import Surrogate, SurrogateLoadError
+    from nasrlm.report.render import render_report
+    from nasrlm.rlm.surrogate import Surrogate, SurrogateLoadError
 
     space = _space(args.space)
     try:
@@ -439,7 +439,7 @@ def cmd_report(args: Any) -> None:
     import torch
 
     from nasrlm.cli import check_output_folder
-    from nasrlm.report_render import describe, render_report
+    from nasrlm.report.render import describe, render_report
 
     torch.set_num_threads(args.threads)  # the RLM's; the baselines set their own (1 by default)
     out = check_output_folder(args.out)

@@ -44,10 +44,10 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from .inputs import to_texts
-from .pareto import hypervolume_improvement, pareto_mask, to_minimization
-from .recipe import DEFAULT_RECIPE
-from .training import TrainConfig
+from nasrlm.rlm.recipe import DEFAULT_RECIPE
+from nasrlm.rlm.training import TrainConfig
+from nasrlm.search.pareto import hypervolume_improvement, pareto_mask, to_minimization
+from nasrlm.text.convert import to_texts
 
 __all__ = ["PREDICTION_ATTR", "RLMSampler", "RLMSamplerConfig", "stored_predictions"]
 
@@ -202,7 +202,7 @@ class RLMSampler(BaseSampler):
             ``(module, input)``). A candidate it raises for is skipped, with one warning.
         objectives: names the surrogate decodes the study's values as (default: the study's metric
             names, else ``objective_0``, ...); reusing a name the surrogate knows reuses what it learned.
-        surrogate: a :class:`nasrlm.surrogate.Surrogate`, the path of a saved one, or None for the default.
+        surrogate: a :class:`nasrlm.rlm.surrogate.Surrogate`, the path of a saved one, or None for the default.
         valid_ranges: objective name -> the (low, high) its values can take (an accuracy in % lies in
             0..100); the RLM's samples are clipped to it, so neither the scores nor the stored 90 %
             intervals count values that cannot occur.
@@ -380,7 +380,7 @@ class RLMSampler(BaseSampler):
         """The surrogate as last fine-tuned (loaded on first use)."""
         with self._lock:
             if self._surrogate is None:
-                from .surrogate import Surrogate
+                from nasrlm.rlm.surrogate import Surrogate
 
                 source = self._surrogate_source
                 if source is None:

@@ -24,14 +24,14 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from . import __version__
-from .inputs import looks_like_onnx_text, to_texts
-from .number_tokenizer import NumberTokenizerConfig
-from .reading_text import reading_text
-from .rlm_model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
-from .targets import TargetTransform
-from .text_tokenizer import TextTokenizer, TextTokenizerConfig
-from .training import EncodedData, TrainConfig, TrainResult, encode_states, train
+from nasrlm import __version__
+from nasrlm.rlm.model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
+from nasrlm.rlm.number_tokenizer import NumberTokenizerConfig
+from nasrlm.rlm.targets import TargetTransform
+from nasrlm.rlm.text_tokenizer import TextTokenizer, TextTokenizerConfig
+from nasrlm.rlm.training import EncodedData, TrainConfig, TrainResult, encode_states, train
+from nasrlm.text.convert import looks_like_onnx_text, to_texts
+from nasrlm.text.reading_text import reading_text
 
 __all__ = ["Prediction", "Surrogate", "SurrogateLoadError", "SurrogateSaveError", "check_save_target"]
 
@@ -157,7 +157,7 @@ class Surrogate:
         self.space_name = space
         self.meta: dict[str, Any] = dict(meta or {})
         # What the model reads of a network: its canonical ONNX text as is ("onnx"), or that text's
-        # compact reading form ("reading", nasrlm.reading_text), which holds whole networks in a
+        # compact reading form ("reading", nasrlm.text.reading_text), which holds whole networks in a
         # few hundred tokens. Texts that are not networks (source code, kernels) are read as given.
         self.text_form = text_form
         self._reading_cache: dict[str, str] = {}
@@ -196,7 +196,7 @@ class Surrogate:
 
     @classmethod
     def pretrained(cls, space: str | None = None) -> Surrogate:
-        """The default model shipped with nasrlm (see ``nasrlm/pretrained/default/NOTE.md``)."""
+        """The default model shipped with nasrlm (see ``nasrlm/rlm/pretrained/default/NOTE.md``)."""
         surrogate = cls.load(PRETRAINED_DIR)
         if space is not None:
             surrogate.space_name = space
@@ -216,7 +216,7 @@ class Surrogate:
 
     # --- data ------------------------------------------------------------------------------------
     def texts(self, inputs: Iterable[Any], *, raw_text: bool = False) -> list[str]:
-        """The texts the model reads for ``inputs`` (see ``nasrlm.inputs`` and ``text_form``)."""
+        """The texts the model reads for ``inputs`` (see ``nasrlm.text.convert`` and ``text_form``)."""
         texts = to_texts(inputs, self.space, raw_text=raw_text)
         if self.text_form == "onnx":
             return texts
@@ -263,17 +263,17 @@ class Surrogate:
         """Train on ``inputs`` with ``targets`` (objective name -> values).
 
         ``config``, ``target_transform`` and ``init_like`` default to the shipped recipe
-        (:mod:`nasrlm.recipe`). ``init_like``: a new objective starts as a copy of the known objective
+        (:mod:`nasrlm.rlm.recipe`). ``init_like``: a new objective starts as a copy of the known objective
         whose predictions on these inputs rank them most like its targets (see ``_most_alike``).
 
         Objectives the model does not decode yet are added (a new device, say); rows train only the
-        objectives given. A new objective gets a ``target_transform`` (see :mod:`nasrlm.targets`:
+        objectives given. A new objective gets a ``target_transform`` (see :mod:`nasrlm.rlm.targets`:
         ``identity``, ``affine``, ``log_affine`` or ``auto``) fitted on these values and kept with
         the model; objectives it already decodes keep theirs. With ``allow_missing``, NaN marks a
         value that was not measured (that row trains its other objectives); otherwise NaN is an
         error. Returns what happened (steps, time, validation loss, how it stopped).
         """
-        from .recipe import DEFAULT_RECIPE
+        from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
         config = config or DEFAULT_RECIPE.train_config(progress=True)
         target_transform = target_transform or DEFAULT_RECIPE.target_transform
@@ -407,7 +407,7 @@ class Surrogate:
         means not known for that input. The samples of a given objective are its given value.
         """
         if temperature is None:
-            from .recipe import DEFAULT_RECIPE
+            from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
             temperature = DEFAULT_RECIPE.temperature
         if num_samples < 1:

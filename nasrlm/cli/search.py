@@ -1,4 +1,4 @@
-"""``nasrlm search``: the command-line face of :func:`nasrlm.search.run_search`."""
+"""``nasrlm search``: the command-line face of :func:`nasrlm.search.runner.run_search`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ __all__ = ["cmd_search", "register"]
 
 def _reference(text: str | None, objectives: tuple[str, ...]) -> tuple[float, ...] | None:
     """``acc=85,latency_pixel3=40`` or ``85,40`` (in objective order)."""
-    from .cli import CliError
+    from nasrlm.cli import CliError
 
     if not text:
         return None
@@ -39,8 +39,8 @@ def _reference(text: str | None, objectives: tuple[str, ...]) -> tuple[float, ..
 def cmd_search(args: argparse.Namespace) -> None:
     import torch
 
-    from .cli import CliError, check_output_folder
-    from .search import SearchConfig, SearchError, run_search
+    from nasrlm.cli import CliError, check_output_folder
+    from nasrlm.search.runner import SearchConfig, SearchError, run_search
 
     torch.set_num_threads(args.threads)  # the RLM is small: one thread beats two fighting for a shared core
     objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
@@ -98,8 +98,8 @@ def _print_summary(result: Any, config: Any) -> None:
 
 
 def register(commands: Any) -> None:
-    from .cli import positive_int, seed_int, threads_int, whole_number
-    from .search import SAMPLERS
+    from nasrlm.cli import positive_int, seed_int, threads_int, whole_number
+    from nasrlm.search.runner import SAMPLERS
 
     p = commands.add_parser(
         "search",

@@ -2,8 +2,8 @@
 
 >>> nasrlm verify --space nb201 --archs finalists.txt --device-name laptop --out verify_laptop
 
-Each candidate is measured as latency benchmarks do (see :mod:`nasrlm.latency`); the medians are
-stored as the device metric ``latency_<NAME>`` (see :mod:`nasrlm.device_metrics`), and ``--out``
+Each candidate is measured as latency benchmarks do (see :mod:`nasrlm.hardware.latency`); the medians are
+stored as the device metric ``latency_<NAME>`` (see :mod:`nasrlm.hardware.devices`), and ``--out``
 gets the measured and predicted latency per candidate (``latency.csv``), their Spearman rank
 correlation and the share of predictions within 10 % (``summary.json``), a scatter plot
 (``scatter.png``), and ``fit_data.csv``, from which ``nasrlm fit --init ... --targets latency_<NAME>``
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .cli import CliError
+from nasrlm.cli import CliError
 
 __all__ = [
     "VerifyReport",
@@ -206,11 +206,11 @@ def verify(
     store: bool = True,
     progress: bool = False,
 ) -> VerifyReport:
-    """Measure ``archs`` with ``config`` (:class:`~nasrlm.latency.LatencyConfig`), store them as ``metric``
+    """Measure ``archs`` with ``config`` (:class:`~nasrlm.hardware.latency.LatencyConfig`), store them as ``metric``
     and compare with the surrogate's prediction (of ``objective``, by default ``metric`` if it has it,
     else ``ort_latency_ms``)."""
-    from . import device_metrics
-    from .latency import measure
+    from nasrlm.hardware import devices as device_metrics
+    from nasrlm.hardware.latency import measure
 
     results = measure(space, archs, config, progress=progress)
     measured = np.array([r.median_ms for r in results])
@@ -233,7 +233,7 @@ def verify(
 
 def few_shot_config(n: int) -> Any:
     """Training settings for ``n`` shots: about 150 steps of 4, nothing held out (too few to spare)."""
-    from .recipe import DEFAULT_RECIPE
+    from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
     config = DEFAULT_RECIPE.train_config(
         steps=150,
@@ -251,7 +251,7 @@ def fit_device(surrogate: Any, metric: str, archs: Sequence[Any] | None = None, 
 
     The new objective's embedding starts at the mean of the others (``RegressionLM.add_objective``)
     and the decoder, shared with every device the model knows, is fine-tuned on the measurements;
-    the encoder stays frozen (:func:`few_shot_config`). Returns the :class:`~nasrlm.training.TrainResult`.
+    the encoder stays frozen (:func:`few_shot_config`). Returns the :class:`~nasrlm.rlm.training.TrainResult`.
 
     Training only the new embedding was tried and rejected: on NB201 it left the predictions where
     the untrained embedding puts them (Spearman 0.927 before, 0.922 after 10-50 shots, and ~90x off
@@ -261,7 +261,7 @@ def fit_device(surrogate: Any, metric: str, archs: Sequence[Any] | None = None, 
     if space is None:
         raise ValueError("the surrogate has no search space: load it with space='nb201' (say)")
     if archs is None:
-        from .device_metrics import find_table
+        from nasrlm.hardware.devices import find_table
 
         table = find_table(space.name, metric)
         if table is None:
@@ -298,7 +298,7 @@ def _scatter(path: Path, report: VerifyReport, title: str) -> None:
 def write_outputs(out: Path, space: Any, archs: Sequence[Any], report: VerifyReport, info: dict[str, Any]) -> None:
     import pandas as pd
 
-    from .cache import atomic_write_text
+    from nasrlm.core.cache import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(
@@ -321,9 +321,9 @@ def write_outputs(out: Path, space: Any, archs: Sequence[Any], report: VerifyRep
 
 
 def cmd_verify(args: argparse.Namespace) -> None:
-    from . import device_metrics
-    from .cli import _space
-    from .latency import LatencyConfig, LatencyError
+    from nasrlm.cli import _space
+    from nasrlm.hardware import devices as device_metrics
+    from nasrlm.hardware.latency import LatencyConfig, LatencyError
 
     space = _space(args.space)
     try:
@@ -337,7 +337,7 @@ def cmd_verify(args: argparse.Namespace) -> None:
         config = LatencyConfig(args.backend, device, args.threads, args.warmup, args.repeats, args.batch_size)
     except LatencyError as exc:
         raise CliError(str(exc)) from None
-    from .cli import check_output_file, check_output_folder
+    from nasrlm.cli import check_output_file, check_output_folder
 
     # Before measuring: a bad output path must not cost the user the measurements.
     out = check_output_folder(args.out or f"verify_{metric.removeprefix('latency_')}")
@@ -351,7 +351,7 @@ def cmd_verify(args: argparse.Namespace) -> None:
         raise CliError("--study needs --storage (an Optuna storage URL, e.g. sqlite:///search.db)")
     surrogate = None
     if not args.no_predict:
-        from .surrogate import Surrogate, SurrogateLoadError
+        from nasrlm.rlm.surrogate import Surrogate, SurrogateLoadError
 
         try:
             surrogate = Surrogate.load(args.surrogate) if args.surrogate else Surrogate.pretrained()
@@ -396,8 +396,8 @@ def _default_name(args: argparse.Namespace) -> str:
 
 
 def register(commands: Any) -> None:
-    from .cli import non_negative_int, positive_int, samples_int, threads_int, whole_number
-    from .latency import BACKENDS, DEVICES
+    from nasrlm.cli import non_negative_int, positive_int, samples_int, threads_int, whole_number
+    from nasrlm.hardware.latency import BACKENDS, DEVICES
 
     p = commands.add_parser("verify", help="measure candidates' latency; compare with the surrogate; store the device")
     p.add_argument("--space", default="nb201")

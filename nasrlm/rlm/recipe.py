@@ -14,14 +14,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .training import TrainConfig
+from nasrlm.rlm.training import TrainConfig
 
 __all__ = ["DEFAULT_RECIPE", "FineTuneRecipe"]
 
 
 @dataclass(frozen=True)
 class FineTuneRecipe:
-    """Training settings (a subset of :class:`~nasrlm.training.TrainConfig`) and how to predict."""
+    """Training settings (a subset of :class:`~nasrlm.rlm.training.TrainConfig`) and how to predict."""
 
     freeze_encoder: bool = True  # decoder only: seconds per fit, and encoder states can be cached
     # A fixed length, every row trained on: early stopping on the digit loss of a few held-out rows
@@ -36,7 +36,7 @@ class FineTuneRecipe:
     layer_lr_decay: float = 1.0
     weight_decay: float = 0.01
     objective_dropout: float = 0.0
-    target_transform: str = "auto"  # for objectives new to the model (nasrlm.targets)
+    target_transform: str = "auto"  # for objectives new to the model (nasrlm.rlm.targets)
     init_like: bool = False  # a new objective starts as the known objective that ranks its targets best
     num_samples: int = 32  # per prediction
     # Sampling temperature of predictions: trained to a fixed length on every row, the model is

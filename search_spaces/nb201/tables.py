@@ -1,6 +1,6 @@
 """Load the vendored benchmark tables, verifying each file's checksum first.
 
-The tables ship inside the package (``nasrlm/data/*.csv.xz``) so that a fresh install needs no
+The tables ship inside the package (``search_spaces/nb201/data/*.csv.xz``) so that a fresh install needs no
 download. ``manifest.json`` records the sha256 of every compressed file and of the original CSV it
 decompresses to; a missing, truncated or altered file raises :class:`BenchmarkDataError` naming it,
 instead of silently producing wrong metrics.
@@ -27,7 +27,7 @@ class BenchmarkDataError(RuntimeError):
 
 def data_dir() -> Path:
     """Folder that holds the vendored tables and their manifest."""
-    return Path(str(resources.files("nasrlm") / "data"))
+    return Path(str(resources.files("search_spaces.nb201") / "data"))
 
 
 @functools.cache

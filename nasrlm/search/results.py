@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cache import atomic_write_bytes, atomic_write_text
-from .pareto import hypervolume, pareto_mask, to_minimization
-from .sampler import stored_predictions
+from nasrlm.core.cache import atomic_write_bytes, atomic_write_text
+from nasrlm.search.pareto import hypervolume, pareto_mask, to_minimization
+from nasrlm.search.sampler import stored_predictions
 
 if TYPE_CHECKING:
-    from .search import SearchConfig, SearchResult
+    from nasrlm.search.runner import SearchConfig, SearchResult
 
 __all__ = ["exact_front", "summarize", "trials_frame", "write_results"]
 
@@ -164,7 +164,7 @@ def write_results(
     seconds_per_trial: float,
 ) -> SearchResult:
     """Build the result; with ``config.out``, write front.csv/json, trials.csv, front.png and summary.json."""
-    from .search import SearchResult
+    from nasrlm.search.runner import SearchResult
 
     objectives = list(config.objectives)
     front_numbers = _front_numbers(study, space, objectives)

@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .cache import atomic_write_bytes
-from .rlm_model import RegressionLM
+from nasrlm.core.cache import atomic_write_bytes
+from nasrlm.rlm.model import RegressionLM
 
 __all__ = ["EncodedData", "TrainConfig", "TrainResult", "encode_states", "train"]
 
