@@ -1,6 +1,7 @@
-"""The one interface every baseline predictor implements, and its file format.
+"""The base class of every baseline predictor, and its file format.
 
-A predictor is built from a frozen config dataclass, fitted on architectures and a mapping
+:class:`Predictor` implements :class:`nasrlm.core.predictor.PredictorProtocol`, the interface the RLM
+shares. A predictor is built from a frozen config dataclass, fitted on architectures and a mapping
 ``objective name -> values``, and predicts the same objectives, in the targets' own units, for any
 architectures of the same space. A saved predictor is one safetensors file: the weights (or, for
 non-torch models, their serialized bytes) as tensors, and a JSON header entry with the predictor's
@@ -16,7 +17,7 @@ import struct
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, overload
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from nasrlm.core.cache import atomic_write_bytes
+from nasrlm.core.predictor import NotFittedError, Predictions
 
 from .targets import check_targets
 
@@ -31,10 +33,6 @@ __all__ = ["FORMAT", "NotFittedError", "Predictor", "PredictorConfig", "Predicto
 
 FORMAT = "nasrlm-baseline/1"
 P = TypeVar("P", bound="Predictor")
-
-
-class NotFittedError(RuntimeError):
-    """``predict`` or ``save`` was called before ``fit``."""
 
 
 class PredictorFileError(ValueError):
@@ -58,7 +56,10 @@ class PredictorConfig:
 
 
 class Predictor(ABC):
-    """Fit on ``(archs, {objective: values})``, predict ``{objective: values}``; save/load one file."""
+    """Fit on ``(archs, {objective: values})``, predict ``{objective: values}``; save/load one file.
+
+    Implements :class:`nasrlm.core.predictor.PredictorProtocol`; baselines have no uncertainty, so
+    ``predict(archs, return_std=True)`` gives :class:`~nasrlm.core.predictor.Predictions` without std."""
 
     name: ClassVar[str]
     config_type: ClassVar[type[PredictorConfig]] = PredictorConfig
@@ -69,6 +70,7 @@ class Predictor(ABC):
             raise TypeError(f"{self.name} needs a {self.config_type.__name__}, got {type(config).__name__}")
         self.config = config
         self.objectives: tuple[str, ...] = ()
+        self.fit_info: dict[str, Any] = {}  # nothing to report about a baseline's fit (the protocol's field)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
@@ -90,14 +92,22 @@ class Predictor(ABC):
         self.objectives = tuple(checked)
         return self
 
-    def predict(self, archs: Sequence[Any]) -> dict[str, np.ndarray]:
-        """Predicted values (float64, one per arch) for every objective given to :meth:`fit`."""
+    @overload
+    def predict(self, archs: Sequence[Any], *, return_std: Literal[False] = False) -> dict[str, np.ndarray]: ...
+
+    @overload
+    def predict(self, archs: Sequence[Any], *, return_std: Literal[True]) -> Predictions: ...
+
+    def predict(self, archs: Sequence[Any], *, return_std: bool = False) -> dict[str, np.ndarray] | Predictions:
+        """Predicted values (float64, one per arch) for every objective given to :meth:`fit`; with
+        ``return_std``, the same as :class:`~nasrlm.core.predictor.Predictions` (``std`` None)."""
         self._require_fitted("predict")
         archs = list(archs)
         if not archs:
             raise ValueError("expected at least one architecture to predict, got none")
         predictions = self._predict(archs)
-        return {name: np.asarray(predictions[name], dtype=np.float64) for name in self.objectives}
+        point = {name: np.asarray(predictions[name], dtype=np.float64) for name in self.objectives}
+        return Predictions(point) if return_std else point
 
     @abstractmethod
     def _fit(self, archs: list[Any], targets: dict[str, np.ndarray]) -> None: ...
@@ -139,7 +149,7 @@ class Predictor(ABC):
         metadata = _read_metadata(data, path)
         name = metadata["predictor"]
         if cls is Predictor:
-            from . import predictor_class  # deferred: the registry imports this module
+            from .registry import predictor_class
 
             target_cls: type[Predictor] = predictor_class(name)
         elif name != cls.name:
@@ -181,4 +191,5 @@ def _read_metadata(data: bytes, path: Path) -> dict[str, str]:
 
 def _config_from_json(config_type: type[PredictorConfig], data: dict[str, Any]) -> PredictorConfig:
     # JSON has no tuples; configs use tuples (hashable, frozen), so lists are turned back.
-    return config_type(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+    fields: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
+    return config_type(**fields)

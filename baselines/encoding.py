@@ -1,28 +1,19 @@
 """Architecture encodings shared by the predictors: a cell as a DAG with ops on nodes, and a flat vector.
 
-Each search space contributes one small function that turns an architecture into a :class:`CellDag`
-(node ops + adjacency, nodes in topological order). Everything else here is generic, so a new space
-needs only that function and an entry in ``_DAG_SPECS``.
-
-NB201 puts ops on edges; the neural-predictor papers (Wen et al. 2019, BRP-NAS, NASLib's encodings)
-move them onto nodes. The cell becomes 8 nodes: the cell input, one node per edge op in ``EDGES``
-order, and the cell output. Op node ``(to, frm)`` reads every op node that writes cell node ``frm``
-(the input node when ``frm == 0``) and feeds every op node that reads cell node ``to``; the op nodes
-writing cell node 3 feed the output node. ``none`` stays a node of its own (it is an op the
-predictor must learn to treat as "cuts this path"), so every NB201 cell has the same adjacency and
-differs only in its node ops.
+Each search space says how its architectures become a :class:`~search_spaces.base.CellDag` (node ops +
+adjacency, nodes in topological order) through its ``graph_spec`` hook; everything here is generic.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from search_spaces.nb201.arch import EDGES, OPS, Nb201Arch
+from search_spaces import get_space, space_of
+from search_spaces.base import INPUT_OP, OUTPUT_OP, CellDag, DagSpec
 
 __all__ = [
     "INPUT_OP",
@@ -34,43 +25,7 @@ __all__ = [
     "dag_spec_for",
     "encode_dags",
     "flat_encoding",
-    "nb201_dag",
 ]
-
-INPUT_OP = "input"
-OUTPUT_OP = "output"
-
-
-@dataclass(frozen=True)
-class CellDag:
-    """One cell: ``ops[i]`` is node i's op index in the space's vocabulary; ``adjacency[i, j]``: edge i->j."""
-
-    ops: tuple[int, ...]
-    adjacency: np.ndarray
-
-    def __post_init__(self) -> None:
-        n = len(self.ops)
-        if self.adjacency.shape != (n, n):
-            raise ValueError(f"adjacency must be {n}x{n} for {n} nodes, got shape {self.adjacency.shape}")
-        # The flat encoding keeps only the strict upper triangle, which is lossless only for nodes
-        # listed in topological order.
-        if np.any(np.tril(self.adjacency)):
-            raise ValueError("a CellDag's nodes must be in topological order (edges only from i to j > i)")
-
-
-@dataclass(frozen=True)
-class DagSpec:
-    """How one search space's architectures become DAGs."""
-
-    space: str
-    arch_type: type
-    op_names: tuple[str, ...]
-    max_nodes: int
-    to_dag: Callable[[Any], CellDag]
-
-    @property
-    def flat_size(self) -> int:
-        return self.max_nodes * len(self.op_names) + self.max_nodes * (self.max_nodes - 1) // 2
 
 
 @dataclass(frozen=True)
@@ -91,47 +46,10 @@ class DagBatch:
         return np.where(self.mask[..., None], eye[np.maximum(self.node_ops, 0)], 0.0).astype(np.float32)
 
 
-# --- NB201 ----------------------------------------------------------------------------------------
-NB201_NODE_OPS: tuple[str, ...] = (INPUT_OP, *OPS, OUTPUT_OP)
-_NB201_NODES = len(EDGES) + 2  # input, one node per edge op, output
-
-
-@functools.cache
-def _nb201_adjacency() -> np.ndarray:
-    adjacency = np.zeros((_NB201_NODES, _NB201_NODES), dtype=np.float32)
-    output = _NB201_NODES - 1
-    last_cell_node = max(to for to, _ in EDGES)
-    for k, (to, frm) in enumerate(EDGES):
-        node = k + 1  # node 0 is the input
-        if frm == 0:
-            adjacency[0, node] = 1
-        for j, (to_j, _) in enumerate(EDGES):
-            if to_j == frm:
-                adjacency[j + 1, node] = 1
-        if to == last_cell_node:
-            adjacency[node, output] = 1
-    adjacency.setflags(write=False)
-    return adjacency
-
-
-def nb201_dag(arch: Nb201Arch) -> CellDag:
-    """The NB201 cell as 8 nodes (input, 6 edge ops in ``EDGES`` order, output); see the module doc."""
-    ops = (0, *(1 + OPS.index(op) for op in arch.ops), len(NB201_NODE_OPS) - 1)
-    return CellDag(ops=ops, adjacency=_nb201_adjacency())
-
-
-_DAG_SPECS: dict[str, DagSpec] = {
-    "nb201": DagSpec("nb201", Nb201Arch, NB201_NODE_OPS, _NB201_NODES, nb201_dag),
-}
-
-
 # --- generic --------------------------------------------------------------------------------------
 def dag_spec(space: str) -> DagSpec:
-    """The DAG conversion of the search space called ``space``."""
-    try:
-        return _DAG_SPECS[space]
-    except KeyError:
-        raise KeyError(f"no DAG encoding for space {space!r}; spaces with one: {', '.join(_DAG_SPECS)}") from None
+    """The DAG conversion of the search space called ``space`` (its ``graph_spec`` hook)."""
+    return get_space(space).graph_spec()
 
 
 def dag_spec_for(archs: Sequence[Any]) -> DagSpec:
@@ -139,12 +57,10 @@ def dag_spec_for(archs: Sequence[Any]) -> DagSpec:
     if len(archs) == 0:
         raise ValueError("expected at least one architecture, got none")
     kinds = {type(arch) for arch in archs}
-    for spec in _DAG_SPECS.values():
-        if kinds == {spec.arch_type}:
-            return spec
-    names = ", ".join(f"{spec.arch_type.__name__} ({spec.space})" for spec in _DAG_SPECS.values())
-    found = ", ".join(sorted(kind.__name__ for kind in kinds))
-    raise TypeError(f"architectures must all be of one supported type ({names}); got {found}")
+    if len(kinds) > 1:
+        found = ", ".join(sorted(kind.__name__ for kind in kinds))
+        raise TypeError(f"architectures must all be of one space's type; got {found}")
+    return space_of(archs[0]).graph_spec()
 
 
 def encode_dags(archs: Sequence[Any], spec: DagSpec | None = None) -> DagBatch:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from search_spaces import get_space
+from search_spaces import get_tabular_space
 
 from .base import Predictor, PredictorConfig
 from .encoding import dag_spec_for
@@ -26,7 +26,7 @@ class _ProxyPredictor(Predictor):
     config_type = PredictorConfig
 
     def _values(self, archs: list[Any]) -> np.ndarray:
-        space = get_space(dag_spec_for(archs).space)
+        space = get_tabular_space(dag_spec_for(archs).space, f"the {self.name} proxy")
         return np.asarray(space.query_many(archs, self.metric), dtype=np.float64)
 
     def _fit(self, archs: list[Any], targets: dict[str, np.ndarray]) -> None:

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import kendalltau, spearmanr
+
+from nasrlm.core.metrics import interval_coverage, kendall_tau, spearman_rho
 
 OBJECTIVES = ("acc", "latency_pixel3", "latency_eyeriss")
 
@@ -228,14 +229,13 @@ def new_surrogate(variant: Variant, objectives: tuple[str, ...], texts: list[str
     from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
 
     if variant.init == "default":
-        return Surrogate.pretrained(space="nb201")
+        return Surrogate.pretrained()
     if variant.init != "scratch":
         return Surrogate.load(variant.init)
     length = variant.scratch_max_length
     return Surrogate.new(
         objectives,
         texts,
-        space="nb201",
         tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=length, truncation=variant.scratch_truncation),
         encoder=EncoderConfig(d_model=128, n_layers=2, n_heads=4, d_ff=256, max_length=length),
         decoder=DecoderConfig(d_model=128, n_layers=2, n_heads=4, d_ff=256),
@@ -316,7 +316,7 @@ def fit_and_sample(variant: Variant, train_idx, test_idx, targets, seed: int, te
 
 def coverage(samples: np.ndarray, truth: np.ndarray, level: float) -> float:
     low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=1)
-    return float(np.mean((truth >= low) & (truth <= high)))
+    return interval_coverage(truth, low, high)
 
 
 def run_one(name: str, size: int, seed: int, test_size: int) -> dict:
@@ -341,12 +341,10 @@ def run_one(name: str, size: int, seed: int, test_size: int) -> dict:
     }
     for k, objective in enumerate(OBJECTIVES):
         truth, point = targets[objective][test_idx], np.median(test_s[:, :, k], axis=1)
-        row[f"{objective}_tau"] = float(kendalltau(point, truth)[0])
-        row[f"{objective}_rho"] = float(spearmanr(point, truth)[0])
-        row[f"{objective}_rho_mean"] = float(spearmanr(test_s[:, :, k].mean(1), truth)[0])
-        row[f"{objective}_train_rho"] = float(
-            spearmanr(np.median(train_s[:, :, k], axis=1), targets[objective][train_idx])[0]
-        )
+        row[f"{objective}_tau"] = kendall_tau(truth, point)
+        row[f"{objective}_rho"] = spearman_rho(truth, point)
+        row[f"{objective}_rho_mean"] = spearman_rho(truth, test_s[:, :, k].mean(1))
+        row[f"{objective}_train_rho"] = spearman_rho(targets[objective][train_idx], np.median(train_s[:, :, k], axis=1))
         row[f"{objective}_cover50"] = coverage(test_s[:, :, k], truth, 0.5)
         row[f"{objective}_cover90"] = coverage(test_s[:, :, k], truth, 0.9)
     return row

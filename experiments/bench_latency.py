@@ -126,7 +126,7 @@ def stage_repeat(work: Path) -> None:
 
 
 def repeat_summary(work: Path) -> dict[str, float]:
-    from scipy.stats import spearmanr
+    from nasrlm.core.metrics import spearman_rho, within_fraction
 
     indices, first = measured(work)
     state = _load(work / "repeat.json", None)
@@ -137,9 +137,9 @@ def repeat_summary(work: Path) -> dict[str, float]:
     spread = (runs.max(1) - runs.min(1)) / np.median(runs, 1)
     cv = runs.std(1, ddof=1) / runs.mean(1)
     return {
-        "pass_spearman": float(spearmanr(first, second)[0]),
+        "pass_spearman": spearman_rho(first, second),
         "pass_median_abs_rel_diff": float(np.median(np.abs(second - first) / first)),
-        "pass_share_within_10pct": float(np.mean(np.abs(second - first) <= 0.1 * first)),
+        "pass_share_within_10pct": within_fraction(first, second),
         "subset_archs": len(runs),
         "subset_rounds": int(runs.shape[1]),
         "subset_median_range_over_median": float(np.median(spread)),
@@ -220,17 +220,16 @@ def stage_finetune(work: Path) -> None:
     train = np.sort(np.random.default_rng(3).choice(pool, 500, replace=False))
     targets = {name: np.array(labels[name])[train] for name in FREE_OBJECTIVES}
     targets |= {m: space.values(m)[train] for m in HELP_DEVICES}
-    surrogate = Surrogate.pretrained(space="nb201")
+    surrogate = Surrogate.pretrained()
     config = TrainConfig(epochs=40, batch_size=16, lr=1e-3, patience=8, val_fraction=0.1, freeze_encoder=True)
-    result = surrogate.fit([int(i) for i in train], targets, config)
+    result = surrogate.fit(space.to_texts(train.tolist()), targets, config)
     print(f"fine-tuned on {len(HELP_DEVICES)} devices, 500 archs: {result.steps} steps, {result.seconds:.0f} s")
     surrogate.save(target)
 
 
 def stage_fewshot(work: Path, shots: list[int], seeds: list[int], samples: int) -> None:
-    from scipy.stats import spearmanr
-
     from baselines import get_predictor
+    from nasrlm.core.metrics import spearman_rho, within_fraction
     from nasrlm.hardware import devices as device_metrics
     from nasrlm.hardware.verify import decode_objectives, fit_device
     from nasrlm.rlm.surrogate import Surrogate
@@ -251,16 +250,17 @@ def stage_fewshot(work: Path, shots: list[int], seeds: list[int], samples: int) 
     if ("zero_shot", 0, 0) not in have:  # references needing no shots, on all measured archs
         row = {"method": "zero_shot", "n": 0, "seed": 0}
         for name, model in (("default", Surrogate.pretrained()), ("finetuned", Surrogate.load(work / "finetuned"))):
-            model.space_name = "nb201"
             decoded = decode_objectives(model, "ort_latency_ms")
-            predicted = model.predict(archs, objectives=decoded, num_samples=samples).point["ort_latency_ms"]
-            row[f"{name}_ort_latency_ms_head"] = float(spearmanr(predicted, latency)[0])
+            predicted = model.predict(space.to_texts(archs), objectives=decoded, num_samples=samples).point[
+                "ort_latency_ms"
+            ]
+            row[f"{name}_ort_latency_ms_head"] = spearman_rho(latency, predicted)
         # The new device's objective before any shot (what the few-shot fit starts from).
         model.model = model.model.add_objective(METRIC)
-        predicted = model.predict(archs, objectives=[METRIC], num_samples=samples).point[METRIC]
-        row["finetuned_new_objective_untrained"] = float(spearmanr(predicted, latency)[0])
+        predicted = model.predict(space.to_texts(archs), objectives=[METRIC], num_samples=samples).point[METRIC]
+        row["finetuned_new_objective_untrained"] = spearman_rho(latency, predicted)
         for name in ("flops", "latency_gold_6226", "latency_silver_4210r", "latency_pixel3"):
-            row[f"table_{name}"] = float(spearmanr(space.query_many(archs, name), latency)[0])
+            row[f"table_{name}"] = spearman_rho(latency, space.query_many(archs, name))
         save(row)
     for seed in seeds:
         for n in shots:
@@ -270,24 +270,26 @@ def stage_fewshot(work: Path, shots: list[int], seeds: list[int], samples: int) 
             truth = latency[test]
             if ("flops", n, seed) not in have:
                 save({"method": "flops", "n": n, "seed": seed,
-                      "spearman": float(spearmanr(space.query_many(test_archs, "flops"), truth)[0])})  # fmt: skip
+                      "spearman": spearman_rho(truth, space.query_many(test_archs, "flops"))})  # fmt: skip
             if ("brp", n, seed) not in have:
                 started = time.perf_counter()
                 brp = get_predictor("brp", seed=seed).fit(shot_archs, {METRIC: latency[train]})
                 predicted = brp.predict(test_archs)[METRIC]
-                save({"method": "brp", "n": n, "seed": seed, "spearman": float(spearmanr(predicted, truth)[0]),
+                save({"method": "brp", "n": n, "seed": seed, "spearman": spearman_rho(truth, predicted),
                       "fit_s": time.perf_counter() - started})  # fmt: skip
             if ("rlm", n, seed) not in have:
                 surrogate = Surrogate.load(work / "finetuned")
-                surrogate.space_name = "nb201"
                 started = time.perf_counter()
-                result = fit_device(surrogate, METRIC, shot_archs)
+                result = fit_device(surrogate, space, METRIC, shot_archs)
                 fit_s = time.perf_counter() - started
                 prediction = surrogate.predict(
-                    test_archs, objectives=decode_objectives(surrogate, METRIC), num_samples=samples, seed=seed
+                    space.to_texts(test_archs),
+                    objectives=decode_objectives(surrogate, METRIC),
+                    num_samples=samples,
+                    seed=seed,
                 ).point[METRIC]
-                save({"method": "rlm", "n": n, "seed": seed, "spearman": float(spearmanr(prediction, truth)[0]),
-                      "within_10pct": float(np.mean(np.abs(prediction - truth) <= 0.1 * truth)),
+                save({"method": "rlm", "n": n, "seed": seed, "spearman": spearman_rho(truth, prediction),
+                      "within_10pct": within_fraction(truth, prediction),
                       "fit_s": fit_s, "steps": result.steps})  # fmt: skip
 
 

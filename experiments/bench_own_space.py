@@ -54,8 +54,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 from torch import nn
+
+from nasrlm.core.metrics import spearman_rho
 
 WIDTHS = (8, 16, 24, 32, 48)
 KERNELS = (3, 5)
@@ -251,7 +252,7 @@ def retest(archs: list[tuple[Stage, ...]], latency: np.ndarray, n: int, warmup: 
     again = np.array([measure_one(_Family(), archs[i], config).median_ms for i in picked])
     ratio = again / latency[picked]
     print(
-        f"retest of {len(picked)} networks: Spearman {spearmanr(again, latency[picked])[0]:.3f} with the cached "
+        f"retest of {len(picked)} networks: Spearman {spearman_rho(latency[picked], again):.3f} with the cached "
         f"latencies, new/cached median x{np.median(ratio):.2f} (5-95%: x{np.quantile(ratio, 0.05):.2f}-"
         f"x{np.quantile(ratio, 0.95):.2f})"
     )
@@ -292,13 +293,12 @@ def run_seed(
     surrogate = load_surrogate(name)
     # Before fine-tuning: what the pretraining alone knows of this family (both names are pretrained labels).
     before = surrogate.predict([texts[i] for i in test], num_samples=16, objectives=list(OBJECTIVES), seed=seed)
-    zero_shot = {k: float(spearmanr(before.point[k], truth[k][test])[0]) for k in OBJECTIVES}
+    zero_shot = {k: spearman_rho(truth[k][test], before.point[k]) for k in OBJECTIVES}
     started = time.perf_counter()
     result = surrogate.fit(
         [texts[i] for i in train],
         {k: truth[k][train] / units[k] for k in OBJECTIVES},
         DEFAULT_RECIPE.train_config(seed=seed),
-        raw_text=False,
     )
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
@@ -315,14 +315,14 @@ def run_seed(
     parts = []
     for k in OBJECTIVES:
         point, true = prediction.point[k] * units[k], truth[k][test]
-        row[f"{k}_rho"] = float(spearmanr(point, true)[0])
+        row[f"{k}_rho"] = spearman_rho(true, point)
         row[f"{k}_ratio"] = float(np.median(point / true))
         parts.append(
             f"{k} rho {row[f'{k}_rho']:.3f} (pred/true x{row[f'{k}_ratio']:.2f}; before fine-tuning rho "
             f"{zero_shot[k]:.3f})"
         )
     for proxy in ("macs", "params"):
-        row[f"{proxy}_vs_latency_rho"] = float(spearmanr(truth[proxy][test], truth["ort_latency_ms"][test])[0])
+        row[f"{proxy}_vs_latency_rho"] = spearman_rho(truth["ort_latency_ms"][test], truth[proxy][test])
     print(
         f"[{name}] seed {seed}: {', '.join(parts)}; baselines on the same {len(test)}: "
         f"MACs rho {row['macs_vs_latency_rho']:.3f}, params rho {row['params_vs_latency_rho']:.3f} with latency; "
@@ -368,7 +368,7 @@ def main() -> None:
         f"{truth['params'].max():.0f}, MACs {truth['macs'].min() / 1e6:.1f}-{truth['macs'].max() / 1e6:.1f} M, "
         f"latency {truth['ort_latency_ms'].min():.3f}-{truth['ort_latency_ms'].max():.3f} ms "
         f"(median {np.median(truth['ort_latency_ms']):.3f}; runs' IQR a median {100 * np.median(iqr):.0f}% of it); "
-        f"MACs vs latency rho {spearmanr(truth['macs'], truth['ort_latency_ms'])[0]:.3f} on all"
+        f"MACs vs latency rho {spearman_rho(truth['ort_latency_ms'], truth['macs']):.3f} on all"
     )
     if args.retest:
         retest(archs, truth["ort_latency_ms"], args.retest, args.warmup, args.repeats)

@@ -25,9 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import own_space_search as example  # an example script, not a package
 
-from nasrlm import sampler as sampler_module
 from nasrlm.rlm.surrogate import Surrogate
 from nasrlm.search.sampler import RLMSampler, RLMSamplerConfig
+from nasrlm.text.convert import OnnxConverter
 
 
 def space(name: str) -> dict[str, optuna.distributions.BaseDistribution]:
@@ -62,7 +62,7 @@ def main() -> None:
 
         setattr(owner, name, wrapper)
 
-    timed(sampler_module, "to_texts", "export")
+    timed(OnnxConverter, "one", "export")
     timed(Surrogate, "fit", "fit")
     timed(Surrogate, "sample", "sample")
 

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import kendalltau, spearmanr
+
+from nasrlm.core.metrics import kendall_tau, spearman_rho
 
 OBJECTIVES = ("acc", "latency_pixel3", "latency_eyeriss")
 
@@ -45,7 +46,7 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
     train_idx, test_idx = random_split(space.size, size, seed)
     if args.test_size and args.test_size < len(test_idx):
         test_idx = np.sort(np.random.default_rng(1000 + seed).choice(test_idx, args.test_size, replace=False))
-    surrogate = Surrogate.pretrained(space="nb201") if args.surrogate is None else Surrogate.load(args.surrogate)
+    surrogate = Surrogate.pretrained() if args.surrogate is None else Surrogate.load(args.surrogate)
     # --context: free labels (e.g. flops,params) trained along as the first objectives, so that
     # acc and latency are decoded conditioned on them.
     context = [c for c in args.context.split(",") if c]
@@ -58,11 +59,11 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
     }
     config = DEFAULT_RECIPE.train_config(seed=seed, **overrides)
     started = time.perf_counter()
-    result = surrogate.fit([int(i) for i in train_idx], targets, config, target_transform=args.target_transform)
+    result = surrogate.fit(space.to_texts(train_idx.tolist()), targets, config, target_transform=args.target_transform)
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     prediction = surrogate.predict(
-        [int(i) for i in test_idx],
+        space.to_texts(test_idx.tolist()),
         num_samples=args.samples,
         objectives=OBJECTIVES,
         seed=seed,
@@ -83,9 +84,9 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
     }
     for name in OBJECTIVES:
         truth = space.values(name)[test_idx]
-        row[f"{name}_tau"] = float(kendalltau(prediction.point[name], truth)[0])
-        row[f"{name}_rho"] = float(spearmanr(prediction.point[name], truth)[0])
-        row[f"{name}_tau_mean"] = float(kendalltau(prediction.mean[name], truth)[0])  # mean instead of median
+        row[f"{name}_tau"] = kendall_tau(truth, prediction.point[name])
+        row[f"{name}_rho"] = spearman_rho(truth, prediction.point[name])
+        row[f"{name}_tau_mean"] = kendall_tau(truth, prediction.mean[name])  # mean instead of median
         for level in (0.5, 0.9):  # calibration: the share of truths inside the central interval
             low, high = prediction.interval(level)[name]
             row[f"{name}_cover{round(100 * level)}"] = float(np.mean((truth >= low) & (truth <= high)))

@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import kendalltau, spearmanr
+
+from nasrlm.core.metrics import kendall_tau, spearman_rho
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -40,9 +41,9 @@ KEYS = ("gbdt_true", "gbdt_rlm", "rlm", "rlm_given", "rlm_sampled")
 def scores(predicted: dict[str, np.ndarray], truth: dict[str, np.ndarray]) -> dict[str, float]:
     """Kendall-tau for acc, Spearman for the latencies."""
     return {
-        "acc_tau": float(kendalltau(predicted["acc"], truth["acc"])[0]),
-        "pixel3_rho": float(spearmanr(predicted["latency_pixel3"], truth["latency_pixel3"])[0]),
-        "eyeriss_rho": float(spearmanr(predicted["latency_eyeriss"], truth["latency_eyeriss"])[0]),
+        "acc_tau": kendall_tau(truth["acc"], predicted["acc"]),
+        "pixel3_rho": spearman_rho(truth["latency_pixel3"], predicted["latency_pixel3"]),
+        "eyeriss_rho": spearman_rho(truth["latency_eyeriss"], predicted["latency_eyeriss"]),
     }
 
 
@@ -69,7 +70,7 @@ def rlm_predicted_labels(names: list[str], texts: list[str], path: Path) -> np.n
         return np.load(path)
     from nasrlm.rlm.surrogate import Surrogate
 
-    surrogate = Surrogate.pretrained(space="nb201")
+    surrogate = Surrogate.pretrained()
     samples = surrogate.sample(texts, num_samples=1, temperature=0, objectives=names, batch_size=256, progress=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, samples[:, 0, :])
@@ -93,7 +94,7 @@ def run_one(size: int, seed: int, args: argparse.Namespace, labels, names: list[
     for key, features in (("gbdt_true", true_labels), ("gbdt_rlm", predicted)):
         row[key] = scores({n: gbdt(features, train, test, truth[n], seed) for n in OBJECTIVES}, test_truth)
     for with_labels in (False, True):
-        surrogate = Surrogate.pretrained(space="nb201")
+        surrogate = Surrogate.pretrained()
         targets = {name: truth[name][train] for name in OBJECTIVES}
         if with_labels:
             targets = {**{name: true_labels[train, k] for k, name in enumerate(names)}, **targets}
@@ -130,7 +131,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     labels = free_labels(args.work)
     names = [*LABEL_SETS["counts"], *LABEL_SETS["graph"], *LABEL_SETS["proxies"]]
-    shipped = Surrogate.pretrained(space="nb201")
+    shipped = Surrogate.pretrained()
     missing = [n for n in names if n not in shipped.objectives]
     if missing:
         raise SystemExit(f"the shipped RLM does not decode {missing}")
@@ -138,7 +139,7 @@ def main() -> None:
     known = labels[names].notna().to_numpy()
     print("the shipped RLM decoding its free labels (Spearman with the truth, archs that have them):")
     for k, name in enumerate(names):
-        rho = spearmanr(predicted[known[:, k], k], labels[name].to_numpy()[known[:, k]])[0]
+        rho = spearman_rho(labels[name].to_numpy()[known[:, k]], predicted[known[:, k], k])
         print(f"  {name:<20} {rho:.3f}")
 
     done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.is_file() else []

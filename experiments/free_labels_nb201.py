@@ -175,8 +175,7 @@ def compute(out: Path, todo: Sequence[int], batch_size: int, seed: int, workers:
 
 def print_correlations(rows: Sequence[dict[str, str]]) -> None:
     """Spearman and Kendall correlation of each label with NB201 CIFAR-10 accuracy (diagnostic only)."""
-    from scipy.stats import kendalltau, spearmanr
-
+    from nasrlm.core.metrics import kendall_tau, spearman_rho
     from search_spaces import get_space
 
     space = get_space("nb201")
@@ -195,7 +194,7 @@ def print_correlations(rows: Sequence[dict[str, str]]) -> None:
         if np.ptp(values) == 0:
             print(f"{name:<22} {'constant':>9} {'':>9}  (always {values[0]:g})")
             continue
-        print(f"{name:<22} {spearmanr(values, acc).statistic:>9.3f} {kendalltau(values, acc).statistic:>9.3f}")
+        print(f"{name:<22} {spearman_rho(acc, values):>9.3f} {kendall_tau(acc, values):>9.3f}")
 
 
 def print_timing(rows: Sequence[dict[str, str]], total_archs: int) -> None:

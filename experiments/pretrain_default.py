@@ -209,7 +209,6 @@ def main() -> None:
     surrogate = Surrogate.new(
         objectives[:1],
         tokenizer_texts,
-        space="nb201",
         tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=args.max_length, truncation=args.truncation),
         encoder=EncoderConfig(d_model=width, n_layers=args.layers, n_heads=4, d_ff=2 * width, max_length=1024),
         decoder=DecoderConfig(d_model=width, n_layers=2, n_heads=4, d_ff=2 * width),

@@ -29,6 +29,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -226,6 +227,9 @@ def label(index: int, seed: int, repeats: int) -> dict:
     class Space(_Specs):  # measure_one calls example_input(batch_size) without the arch
         def example_input(self, batch_size: int = 1) -> torch.Tensor:  # type: ignore[override]
             return example_input(spec, batch_size)
+
+        def onnx_model(self, spec: NetworkSpec, batch_size: int = 1) -> Any:  # what onnxruntime times
+            return export_module(self.build_model(spec), self.example_input(batch_size))
 
     latency = measure_one(Space(), spec, LatencyConfig(warmup=3, repeats=repeats, threads=1))
     return {

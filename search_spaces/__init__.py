@@ -1,4 +1,8 @@
-"""Search spaces: one module per space, each implementing :class:`search_spaces.base.SearchSpace`.
+"""Search spaces: one folder per space, each implementing :class:`search_spaces.base.SearchSpace`
+(tabular benchmarks: :class:`~search_spaces.base.TabularSpace`), and their registry.
+
+Adding a space is a folder here and one line in ``_FACTORIES`` (or, outside this package, one call
+to :func:`register_space`).
 
 >>> from search_spaces import get_space
 >>> space = get_space("nb201")
@@ -10,16 +14,25 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
-from .base import Metric, SearchSpace, UnknownMetricError
+from nasrlm.core.errors import NasrlmError
+
+from .base import Metric, SearchSpace, TabularSpace, UnknownMetricError, UnsupportedBySpaceError, is_tabular
 
 __all__ = [
     "Metric",
     "SearchSpace",
+    "TabularSpace",
     "UnknownMetricError",
     "UnknownSpaceError",
+    "UnsupportedBySpaceError",
     "available_spaces",
     "get_space",
+    "get_tabular_space",
+    "is_tabular",
+    "register_space",
+    "space_of",
 ]
 
 
@@ -33,10 +46,11 @@ def _nb201() -> SearchSpace:
 _FACTORIES: dict[str, Callable[[], SearchSpace]] = {"nb201": _nb201}
 
 
-class UnknownSpaceError(KeyError):
+class UnknownSpaceError(NasrlmError, KeyError):
     def __init__(self, name: str) -> None:
-        super().__init__(name)
         self.message = f"unknown search space {name!r}; valid spaces: {', '.join(available_spaces())}"
+        super().__init__(self.message)
+        self.name = name
 
     def __str__(self) -> str:
         return self.message
@@ -52,3 +66,32 @@ def get_space(name: str) -> SearchSpace:
     if name not in _FACTORIES:
         raise UnknownSpaceError(name)
     return _FACTORIES[name]()
+
+
+def get_tabular_space(name: str, what: str) -> TabularSpace:
+    """The space called ``name``, which ``what`` (e.g. "a report") needs to be a tabular benchmark."""
+    space = get_space(name)
+    if not isinstance(space, TabularSpace):
+        raise UnsupportedBySpaceError(f"{what} needs a tabular benchmark space; {name!r} is not one")
+    return space
+
+
+def register_space(name: str, factory: Callable[[], SearchSpace], *, replace: bool = False) -> None:
+    """Make a space defined outside this package known by ``name`` (``factory`` builds it on first use)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a space name must be a Python identifier, got {name!r}")
+    if name in _FACTORIES and not replace:
+        raise ValueError(f"space {name!r} is already registered; pass replace=True to replace it")
+    _FACTORIES[name] = factory
+    get_space.cache_clear()
+
+
+def space_of(arch: Any) -> SearchSpace:
+    """The registered space whose architecture type ``arch`` is."""
+    for name in available_spaces():
+        space = get_space(name)
+        if isinstance(arch, space.arch_type):
+            return space
+    raise TypeError(
+        f"{type(arch).__name__} is not the architecture type of any registered space ({', '.join(available_spaces())})"
+    )

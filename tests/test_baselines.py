@@ -22,10 +22,14 @@ from baselines import (
     predictor_class,
     random_split,
 )
-from baselines.encoding import CellDag, dag_spec, dag_spec_for, encode_dags, flat_encoding, nb201_dag
-from nasrlm.core.metrics import kendall_tau, spearman_rho
+from baselines.encoding import CellDag, dag_spec, dag_spec_for, encode_dags, flat_encoding
+from nasrlm.core.metrics import kendall_tau
+from nasrlm.core.predictor import Predictions, PredictorProtocol
+from nasrlm.predictors.registry import available_predictors as available_registered
+from nasrlm.predictors.registry import make_predictor
 from search_spaces import get_space
 from search_spaces.nb201.arch import Nb201Arch
+from search_spaces.nb201.graph import nb201_dag
 
 N_TRAIN = 200
 N_TEST = 2000
@@ -185,20 +189,40 @@ def test_bad_inputs_raise_clear_errors(data, tmp_path):
         predictor.fit(archs, {})
     with pytest.raises(ValueError, match="non-positive"):
         predictor.fit(archs, {"latency_x": acc - 50})
-    with pytest.raises(TypeError, match=r"must all be of one supported type.*Nb201Arch"):
+    with pytest.raises(TypeError, match="not the architecture type of any registered space"):
         predictor.fit([a.to_str() for a in archs], {"acc": acc})
     predictor.fit(archs, {"acc": acc})
     with pytest.raises(ValueError, match="at least one architecture"):
         predictor.predict([])
 
 
-def test_metrics():
-    truth = np.arange(10.0)
-    assert kendall_tau(truth, truth) == pytest.approx(1.0)
-    assert spearman_rho(truth, -truth) == pytest.approx(-1.0)
-    assert kendall_tau(truth, np.ones(10)) == 0.0
-    with pytest.raises(ValueError, match="1-D arrays of one length"):
-        kendall_tau(truth, truth[:5])
+# --- the protocol shared with the RLM (metrics: tests/test_metrics.py) --------------------------------
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_baselines_implement_the_predictor_protocol(name, data, fitted):
+    predictor, predicted = fitted[name]
+    assert isinstance(predictor, PredictorProtocol) and predictor.name == name
+    assert predictor.objectives == OBJECTIVES and predictor.fit_info == {}
+    with_std = predictor.predict(data["test"], return_std=True)
+    assert isinstance(with_std, Predictions) and with_std.std is None and not with_std.has_uncertainty
+    for objective in OBJECTIVES:
+        np.testing.assert_array_equal(with_std.point[objective], predicted[objective])
+
+
+def test_make_predictor_builds_baselines_and_the_rlm_alike():
+    assert available_registered() == ["rlm", *available_predictors()]
+    gin = make_predictor("gin", space="nb201", seed=2, epochs=7)
+    assert type(gin) is predictor_class("gin") and gin.config.seed == 2 and gin.config.epochs == 7
+    rlm = make_predictor("rlm", space="nb201", seed=2, epochs=3, samples=4)
+    assert isinstance(rlm, PredictorProtocol) and rlm.name == "rlm" and rlm.objectives == ()
+    assert rlm.seed == 2 and (rlm.settings.epochs, rlm.settings.samples) == (3, 4)
+    with pytest.raises(NotFittedError, match="call fit"):
+        rlm.predict(["whatever"])
+    with pytest.raises(UnknownPredictorError, match="valid predictors: rlm, brp, flops"):
+        make_predictor("xgb", space="nb201")
+    with pytest.raises(TypeError, match="unknown config field"):
+        make_predictor("gin", space="nb201", samples=3)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'rounds'"):
+        make_predictor("rlm", space="nb201", rounds=3)
 
 
 # --- splits -------------------------------------------------------------------------------------------
@@ -267,7 +291,7 @@ def test_encoding_shapes(space):
 def test_encoding_errors():
     with pytest.raises(ValueError, match="at least one architecture"):
         dag_spec_for([])
-    with pytest.raises(KeyError, match="no DAG encoding for space 'nb101'"):
+    with pytest.raises(KeyError, match="unknown search space 'nb101'"):
         dag_spec("nb101")
     with pytest.raises(ValueError, match="topological order"):
         CellDag(ops=(0, 1), adjacency=np.array([[0, 0], [1, 0]]))

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from nasrlm.cli import main
+from nasrlm.cli import COMMANDS, main
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -20,6 +22,39 @@ def test_help_lists_commands(capsys):
     out = capsys.readouterr().out
     for command in ("spaces", "demo", "query", "onnx-text", "fit", "predict"):
         assert command in out
+
+
+def test_help_lists_every_registered_command_with_its_summary(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # no summary wrapped over lines
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    words = " ".join(capsys.readouterr().out.split())  # a long name has its summary on the next line
+    assert set(COMMANDS) == {"spaces", "demo", "query", "onnx-text", "fit", "predict", "search", "report", "verify"}
+    for name, command in COMMANDS.items():
+        assert f" {name} {command.help}" in words
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_has_help(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: nasrlm {command} ")
+
+
+def test_top_level_help_imports_no_command():
+    """`nasrlm --help` is instant: the command modules, and torch, are imported only to run a command."""
+    check = (
+        "import json, sys\n"
+        "from nasrlm.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    imported = set(json.loads(result.stdout.splitlines()[-1]))
+    assert "torch" not in imported and "pandas" not in imported
+    assert not imported & {command.module for command in COMMANDS.values()}
 
 
 def test_spaces_lists_metrics(capsys):

@@ -133,3 +133,20 @@ def test_report_names_the_extra_its_default_predictors_need(capsys, tmp_path, mo
     assert "predictor(s) gbdt need lightgbm from the [baselines] extra" in err
     assert "--predictors rlm,gin,mlp,flops" in err  # what would run as installed
     assert not (tmp_path / "report" / "results.jsonl").exists()
+
+
+def test_every_error_the_cli_prints_is_a_nasrlm_error():
+    from nasrlm.cli import CliError
+    from nasrlm.core.errors import NasrlmError
+    from nasrlm.hardware.verify import VerifyError
+    from nasrlm.report.runner import ReportError
+
+    for error in (CliError, VerifyError, ReportError):
+        assert issubclass(error, NasrlmError)
+
+
+def test_a_library_error_is_one_line_too(capsys, tmp_path):
+    (tmp_path / "archs.txt").write_text("# nothing\n")
+    code = main(["verify", "--archs", str(tmp_path / "archs.txt"), "--no-predict", "--out", str(tmp_path / "v")])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"nasrlm verify: error: {tmp_path / 'archs.txt'} lists no architectures\n"

@@ -79,15 +79,15 @@ def test_results_are_reported_as_they_come(space):
 
 def test_pretraining_label_function(space):
     # The measurement that made the shipped default's ort_latency_ms labels: batch 1, 1 thread, median of 10.
-    value = ort_latency_ms(space.arch(6111).ops)
+    value = ort_latency_ms(space, space.arch(6111))
     assert isinstance(value, float) and 0.01 < value < 1000
 
 
 def test_same_seed_same_network(space):
-    from nasrlm.hardware.latency import _onnx_model, onnx_with_weights
+    from nasrlm.hardware.latency import onnx_with_weights
 
     def weights(seed: int) -> np.ndarray:
-        model = onnx_with_weights(_onnx_model(space, 6111, 1), np.random.default_rng(seed))
+        model = onnx_with_weights(space.onnx_model(6111, 1), np.random.default_rng(seed))
         return np.frombuffer(model.graph.initializer[0].raw_data, dtype=np.float32)
 
     assert np.array_equal(weights(0), weights(0)) and not np.array_equal(weights(0), weights(1))

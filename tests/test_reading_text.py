@@ -113,7 +113,7 @@ def test_a_reading_surrogate_reads_onnx_text_in_its_form(reader):
     read = reader.texts(texts)
     assert all(is_reading_text(t) for t in read)
     assert reader.tokenizer.token_lengths(read).max() < reader.tokenizer.config.max_length  # whole
-    assert reader.texts(["not a network, just text"], raw_text=True) == ["not a network, just text"]
+    assert reader.texts(["not a network, just text"]) == ["not a network, just text"]
     reader.fit(texts, {"width": widths}, TrainConfig(epochs=2, batch_size=8, progress=False))
     assert reader.predict(texts[:3], num_samples=2).point["width"].shape == (3,)
 

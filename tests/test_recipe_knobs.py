@@ -76,15 +76,15 @@ def test_transformed_objective_is_predicted_in_its_own_units_and_kept_on_reload(
     latency = 1e-4 * (1 + convs)  # tiny values: without a transform they would sit in a few exponents
     surrogate = _surrogate(texts, ("y",))
     config = TrainConfig(epochs=20, batch_size=16, lr=3e-3, progress=False)
-    surrogate.fit(texts, {"latency": latency}, config, raw_text=True, target_transform="log_affine")
+    surrogate.fit(texts, {"latency": latency}, config, target_transform="log_affine")
     assert surrogate.target_transforms["latency"].kind == "log_affine"
     assert surrogate.target_transforms["y"].kind == "identity"  # never trained: untouched
     test_texts, test_convs = _texts(60, seed=1)
-    point = surrogate.predict(test_texts, num_samples=8, objectives=["latency"], raw_text=True).point["latency"]
+    point = surrogate.predict(test_texts, num_samples=8, objectives=["latency"]).point["latency"]
     assert spearmanr(point, test_convs)[0] > 0.8
     assert np.median(np.abs(point / (1e-4 * (1 + test_convs)) - 1)) < 0.3  # in the metric's units
     # A second fit keeps the transform fitted first, even on values outside its range.
-    surrogate.fit(texts[:40], {"latency": latency[:40] * 3}, TrainConfig(epochs=1, progress=False), raw_text=True)
+    surrogate.fit(texts[:40], {"latency": latency[:40] * 3}, TrainConfig(epochs=1, progress=False))
     assert surrogate.target_transforms["latency"].high == pytest.approx(np.log(latency.max()))
     loaded = Surrogate.load(surrogate.save(tmp_path / "m"))
     assert loaded.target_transforms == surrogate.target_transforms
@@ -106,14 +106,14 @@ def test_later_objective_predicted_from_sampled_or_no_context():
     a = 10.0 + convs
     surrogate = _surrogate(texts, ("a", "b"))
     config = TrainConfig(epochs=25, batch_size=16, lr=3e-3, objective_dropout=0.5, progress=False)
-    surrogate.fit(texts, {"a": a, "b": 2 * a}, config, raw_text=True)
+    surrogate.fit(texts, {"a": a, "b": 2 * a}, config)
     test_texts, test_convs = _texts(60, seed=3)
     for joint in (True, False):
-        samples = surrogate.sample(test_texts, num_samples=8, objectives=["b"], raw_text=True, joint=joint)
+        samples = surrogate.sample(test_texts, num_samples=8, objectives=["b"], joint=joint)
         assert spearmanr(np.median(samples[:, :, 0], axis=1), test_convs)[0] > 0.85, joint
     # Marginal decoding of b alone equals b's column when both are decoded marginally.
-    alone = surrogate.sample(test_texts[:5], num_samples=4, objectives=["b"], raw_text=True, joint=False, seed=1)
-    both = surrogate.sample(test_texts[:5], num_samples=4, objectives=["b", "a"], raw_text=True, joint=False, seed=1)
+    alone = surrogate.sample(test_texts[:5], num_samples=4, objectives=["b"], joint=False, seed=1)
+    both = surrogate.sample(test_texts[:5], num_samples=4, objectives=["b", "a"], joint=False, seed=1)
     np.testing.assert_array_equal(alone[..., 0], both[..., 0])
 
 
@@ -142,7 +142,7 @@ def test_fitting_leaves_the_global_torch_rng_alone():
     torch.manual_seed(1234)
     expected = torch.rand(3)
     torch.manual_seed(1234)
-    surrogate.fit(texts, {"y": convs}, TrainConfig(epochs=1, progress=False, seed=7), raw_text=True)
+    surrogate.fit(texts, {"y": convs}, TrainConfig(epochs=1, progress=False, seed=7))
     torch.testing.assert_close(torch.rand(3), expected)
 
 
@@ -150,10 +150,10 @@ def test_objectives_declared_at_creation_get_their_transform_when_first_trained(
     texts, convs = _texts(40, seed=5)
     surrogate = _surrogate(texts, ("y", "z"))
     config = TrainConfig(epochs=1, progress=False)
-    surrogate.fit(texts, {"y": 100 + convs}, config, raw_text=True, target_transform="affine")
+    surrogate.fit(texts, {"y": 100 + convs}, config, target_transform="affine")
     assert surrogate.target_transforms["y"] == TargetTransform("affine", 100.0, 100.0 + convs.max())
     assert "z" not in surrogate.meta["target_transforms"]  # not trained yet: nothing recorded
-    surrogate.fit(texts, {"z": 1 + convs}, config, raw_text=True, target_transform="log_affine")
+    surrogate.fit(texts, {"z": 1 + convs}, config, target_transform="log_affine")
     assert surrogate.target_transforms["z"].kind == "log_affine"
     assert surrogate.target_transforms["y"].kind == "affine"  # kept
 
@@ -163,10 +163,10 @@ def test_missing_values_train_the_other_objectives():
     surrogate = _surrogate(texts, ("y", "z"))
     z = np.where(np.arange(40) % 2 == 0, convs, np.nan)
     config = TrainConfig(epochs=1, progress=False)
-    surrogate.fit(texts, {"y": convs, "z": z}, config, raw_text=True, allow_missing=True, target_transform="affine")
+    surrogate.fit(texts, {"y": convs, "z": z}, config, allow_missing=True, target_transform="affine")
     assert surrogate.target_transforms["z"].high == pytest.approx(np.nanmax(z))
     with pytest.raises(ValueError, match="NaN"):
-        surrogate.fit(texts, {"y": convs, "z": z}, TrainConfig(epochs=1, progress=False), raw_text=True)
+        surrogate.fit(texts, {"y": convs, "z": z}, TrainConfig(epochs=1, progress=False))
 
 
 def test_new_objective_starts_as_the_known_objective_that_ranks_it_best():
@@ -174,19 +174,19 @@ def test_new_objective_starts_as_the_known_objective_that_ranks_it_best():
     surrogate = _surrogate(texts, ("convs", "noise"))
     noise = np.random.default_rng(0).random(200)
     config = TrainConfig(epochs=20, batch_size=16, lr=3e-3, objective_dropout=0.3, progress=False)
-    surrogate.fit(texts, {"convs": convs, "noise": noise}, config, raw_text=True, target_transform="identity")
+    surrogate.fit(texts, {"convs": convs, "noise": noise}, config, target_transform="identity")
     # A new objective that ranks like the conv count: before any training, it already ranks like it.
     target = 3.0 * convs + 1.0
     untrained = TrainConfig(epochs=1, lr=1e-9, progress=False)
-    surrogate.fit(texts[:60], {"new": target[:60]}, untrained, raw_text=True, init_like=True)
+    surrogate.fit(texts[:60], {"new": target[:60]}, untrained, init_like=True)
     assert surrogate.meta["initialized_like"]["new"] == "convs"
     test_texts, test_convs = _texts(60, seed=8)
-    point = surrogate.predict(
-        test_texts, num_samples=4, objectives=["new"], raw_text=True, joint=False, temperature=1.0
-    ).point["new"]  # temperature 1 (not the recipe's wider sampling): what the model starts as
+    point = surrogate.predict(test_texts, num_samples=4, objectives=["new"], joint=False, temperature=1.0).point[
+        "new"
+    ]  # temperature 1 (not the recipe's wider sampling): what the model starts as
     assert spearmanr(point, test_convs)[0] > 0.8
     # Nothing alike (a constant target): the mean of the others, as before.
-    surrogate.fit(texts[:60], {"flat": np.full(60, 2.0)}, untrained, raw_text=True, init_like=True)
+    surrogate.fit(texts[:60], {"flat": np.full(60, 2.0)}, untrained, init_like=True)
     assert surrogate.meta["initialized_like"]["flat"] is None
 
 

@@ -102,6 +102,31 @@ def test_predictions_come_from_the_predictors(report):
         assert row["fit_s"] >= 0 and row["predict_s"] > 0 and row["n_test"] == CONFIG.test_size
 
 
+def test_rlm_predictor_follows_the_protocol_and_saves_as_a_surrogate(tmp_path):
+    from nasrlm.core.predictor import Predictions, PredictorProtocol
+    from nasrlm.predictors.rlm import RlmPredictor
+    from nasrlm.rlm.surrogate import Surrogate
+
+    archs = get_space("nb201").archs()[100:106]
+    shipped = Surrogate.pretrained()  # predicts its own objectives without fitting
+    predictor = RlmPredictor.for_space("nb201", seed=1, surrogate=shipped, objectives=["flops"], samples=3)
+    assert isinstance(predictor, PredictorProtocol) and predictor.fitted
+    before = predictor.predict(archs, return_std=True)
+    assert isinstance(before, Predictions) and before.samples["flops"].shape == (6, 3)
+    np.testing.assert_array_equal(before.point["flops"], np.median(before.samples["flops"], axis=1))
+    np.testing.assert_array_equal(predictor.predict(archs)["flops"], before.point["flops"])
+    assert np.all(before.std["flops"] >= 0) and set(before.interval(0.5)) == {"flops"}
+    predictor.save(tmp_path / "model")
+    Surrogate.load(tmp_path / "model")  # the surrogate's own folder format
+    loaded = RlmPredictor.load(tmp_path / "model")
+    assert (loaded.objectives, loaded.seed, loaded.space) == (("flops",), 1, "nb201")
+    assert loaded.settings == predictor.settings
+    after = loaded.predict(archs, return_std=True)
+    np.testing.assert_array_equal(after.samples["flops"], before.samples["flops"])
+    with pytest.raises(ValueError, match="at least one architecture"):
+        loaded.predict([])
+
+
 def test_rendered_tables_show_the_scipy_numbers(report):
     out, rows = report
     markdown = (out / "report.md").read_text()
@@ -209,9 +234,10 @@ def test_cli_report_and_saved_surrogate(tmp_path, capsys):
 
     space = get_space("nb201")
     train, _ = random_split(space.size, 30, 0)
-    surrogate = Surrogate.pretrained(space="nb201")
+    surrogate = Surrogate.pretrained()
     targets = {name: space.values(name)[train] for name in OBJECTIVES}
-    surrogate.fit([int(i) for i in train], targets, TrainConfig(epochs=1, freeze_encoder=True, progress=False))
+    config = TrainConfig(epochs=1, freeze_encoder=True, progress=False)
+    surrogate.fit(space.to_texts([int(i) for i in train]), targets, config)
     surrogate.meta["train_archs"] = [int(i) for i in train]
     surrogate.save(tmp_path / "model")
     evaluated = tmp_path / "evaluated"

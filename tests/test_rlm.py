@@ -45,16 +45,14 @@ def _surrogate(texts: list[str]) -> Surrogate:
 def trained() -> tuple[Surrogate, list[str], np.ndarray, np.ndarray]:
     texts, y1, y2 = _task(240, seed=0)
     surrogate = _surrogate(texts)
-    surrogate.fit(
-        texts, {"y1": y1, "y2": y2}, TrainConfig(epochs=25, batch_size=16, lr=3e-3, progress=False), raw_text=True
-    )
+    surrogate.fit(texts, {"y1": y1, "y2": y2}, TrainConfig(epochs=25, batch_size=16, lr=3e-3, progress=False))
     return surrogate, *_task(80, seed=1)
 
 
 def test_learns_a_text_to_number_mapping(trained):
     surrogate, texts, y1, y2 = trained
     # Temperature 1 (not the recipe's wider sampling): this is about what the model learned.
-    prediction = surrogate.predict(texts, num_samples=8, raw_text=True, temperature=1.0)
+    prediction = surrogate.predict(texts, num_samples=8, temperature=1.0)
     assert spearmanr(prediction.point["y1"], y1)[0] > 0.8
     assert spearmanr(prediction.point["y2"], y2)[0] > 0.8
     low, high = prediction.interval(0.9)["y1"]
@@ -100,8 +98,8 @@ def test_save_load_identical_predictions(trained, tmp_path):
     path = surrogate.save(tmp_path / "model")
     assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "tokenizer"]
     loaded = Surrogate.load(path)
-    a = surrogate.predict(texts[:10], num_samples=4, raw_text=True, seed=3).samples
-    b = loaded.predict(texts[:10], num_samples=4, raw_text=True, seed=3).samples
+    a = surrogate.predict(texts[:10], num_samples=4, seed=3).samples
+    b = loaded.predict(texts[:10], num_samples=4, seed=3).samples
     np.testing.assert_array_equal(a, b)
     config = json.loads((path / "config.json").read_text())
     assert config["meta"]["data_fingerprint"] and config["nasrlm_version"]
@@ -112,14 +110,14 @@ def test_save_load_identical_predictions(trained, tmp_path):
 def test_identical_inputs_get_identical_predictions(trained):
     surrogate, texts, _, _ = trained
     repeated = [texts[0], texts[1], texts[0], texts[2], texts[1]]
-    samples = surrogate.sample(repeated, num_samples=6, raw_text=True, seed=1)
+    samples = surrogate.sample(repeated, num_samples=6, seed=1)
     assert samples.shape == (5, 6, 2)
     np.testing.assert_array_equal(samples[0], samples[2])
     np.testing.assert_array_equal(samples[1], samples[4])
     # The same draws as sampling the distinct texts alone, in order of first appearance.
-    distinct = surrogate.sample(texts[:3], num_samples=6, raw_text=True, seed=1)
+    distinct = surrogate.sample(texts[:3], num_samples=6, seed=1)
     np.testing.assert_array_equal(samples[[0, 1, 3]], distinct)
-    assert surrogate.sample([], num_samples=6, raw_text=True).shape == (0, 6, 2)
+    assert surrogate.sample([], num_samples=6).shape == (0, 6, 2)
 
 
 def test_load_errors(trained, tmp_path):
@@ -145,36 +143,34 @@ def test_bad_targets(tmp_path):
     bad = y1.copy()
     bad[7] = np.nan
     with pytest.raises(ValueError, match="7"):
-        surrogate.fit(texts, {"y1": bad}, TrainConfig(epochs=1, progress=False), raw_text=True)
+        surrogate.fit(texts, {"y1": bad}, TrainConfig(epochs=1, progress=False))
     with pytest.raises(ValueError, match="29 values for 30 inputs"):
-        surrogate.fit(texts, {"y1": y1[:-1]}, TrainConfig(epochs=1, progress=False), raw_text=True)
+        surrogate.fit(texts, {"y1": y1[:-1]}, TrainConfig(epochs=1, progress=False))
     with pytest.raises(KeyError, match="unknown objective"):
-        surrogate.predict(texts[:2], objectives=["nope"], raw_text=True)
+        surrogate.predict(texts[:2], objectives=["nope"])
 
 
 def test_subset_and_new_objective():
     texts, y1, y2 = _task(60, seed=3)
     surrogate = _surrogate(texts)
     config = TrainConfig(epochs=2, progress=False)
-    surrogate.fit(texts, {"y2": y2}, config, raw_text=True)  # a subset of the objectives
-    surrogate.fit(texts, {"y3": y1 * 2}, config, raw_text=True)  # a new objective, e.g. a new device
+    surrogate.fit(texts, {"y2": y2}, config)  # a subset of the objectives
+    surrogate.fit(texts, {"y3": y1 * 2}, config)  # a new objective, e.g. a new device
     assert surrogate.objectives == ("y1", "y2", "y3")
-    assert surrogate.predict(texts[:3], num_samples=2, raw_text=True).samples.shape == (3, 2, 3)
+    assert surrogate.predict(texts[:3], num_samples=2).samples.shape == (3, 2, 3)
 
 
 def test_resume_gives_the_same_model(tmp_path):
     texts, y1, _ = _task(60, seed=4)
     full = _surrogate(texts)
-    full.fit(texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1), raw_text=True)
+    full.fit(texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1))
     # Interrupted after its first step (a time budget of 0), then resumed from its checkpoint.
     checkpoint = str(tmp_path / "ckpt")
     short = TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint, max_minutes=0.0)
-    first = _surrogate(texts).fit(texts, {"y1": y1}, short, raw_text=True)
+    first = _surrogate(texts).fit(texts, {"y1": y1}, short)
     assert first.stopped == "time_budget" and first.steps == 1 and first.epochs == 0
     again = _surrogate(texts)
-    again.fit(
-        texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint), raw_text=True
-    )
+    again.fit(texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint))
     for (name, a), b in zip(full.model.state_dict().items(), again.model.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, msg=name)
 
@@ -184,10 +180,12 @@ def test_shipped_default_reads_nb201():
     # cells have no dead edges: the ONNX graph drops dead convs, which the FLOPs label still counts.)
     from search_spaces import get_space
 
-    surrogate = Surrogate.pretrained(space="nb201")
+    surrogate = Surrogate.pretrained()
     assert surrogate.objectives[:2] == ("flops", "params")
     archs = [0, 1, 6111]
-    prediction = surrogate.predict(archs, num_samples=1, objectives=["flops"], temperature=0)
+    prediction = surrogate.predict(
+        get_space("nb201").to_texts(archs), num_samples=1, objectives=["flops"], temperature=0
+    )
     truth = get_space("nb201").values("flops")[archs]
     np.testing.assert_allclose(prediction.point["flops"], truth, rtol=0.05)
 
@@ -195,9 +193,12 @@ def test_shipped_default_reads_nb201():
 def test_a_subset_of_objectives_is_decoded_in_its_training_context():
     # Asked for alone, a later objective is still decoded after those it was trained behind: the
     # same seed gives the same samples as decoding everything and keeping its column.
-    surrogate = Surrogate.pretrained(space="nb201")
-    alone = surrogate.sample([6111, 9], num_samples=8, objectives=["ort_latency_ms"], seed=3)
-    everything = surrogate.sample([6111, 9], num_samples=8, seed=3)
+    from search_spaces import get_space
+
+    surrogate = Surrogate.pretrained()
+    texts = get_space("nb201").to_texts([6111, 9])
+    alone = surrogate.sample(texts, num_samples=8, objectives=["ort_latency_ms"], seed=3)
+    everything = surrogate.sample(texts, num_samples=8, seed=3)
     np.testing.assert_array_equal(alone[..., 0], everything[..., surrogate.objectives.index("ort_latency_ms")])
     assert surrogate._decode_names(["flops"]) == ["flops"]  # nothing follows the last one asked for
 
@@ -225,26 +226,24 @@ def test_given_values_condition_the_objectives_after_them():
     texts, _, _ = _task(240, seed=0)
     y1 = rng.uniform(1.0, 9.0, len(texts))
     surrogate = _surrogate(texts)
-    surrogate.fit(
-        texts, {"y1": y1, "y2": 2.0 * y1}, TrainConfig(epochs=25, batch_size=16, lr=3e-3, progress=False), raw_text=True
-    )
+    surrogate.fit(texts, {"y1": y1, "y2": 2.0 * y1}, TrainConfig(epochs=25, batch_size=16, lr=3e-3, progress=False))
     test_texts, _, _ = _task(60, seed=1)
     test_y1 = rng.uniform(1.0, 9.0, len(test_texts))
-    given = surrogate.predict(test_texts, num_samples=8, raw_text=True, given={"y1": test_y1})
-    sampled = surrogate.predict(test_texts, num_samples=8, raw_text=True)
+    given = surrogate.predict(test_texts, num_samples=8, given={"y1": test_y1})
+    sampled = surrogate.predict(test_texts, num_samples=8)
     assert spearmanr(given.point["y2"], 2.0 * test_y1)[0] > 0.8
     assert abs(spearmanr(sampled.point["y2"], 2.0 * test_y1)[0]) < 0.5
     np.testing.assert_allclose(given.point["y1"], test_y1, rtol=1e-3)  # given values come back as given
     # NaN: not known for that input, sampled as usual; identical texts with different values stay apart.
     partly = np.where(np.arange(len(test_texts)) % 2 == 0, test_y1, np.nan)
-    mixed = surrogate.sample(test_texts, num_samples=4, raw_text=True, given={"y1": partly})
+    mixed = surrogate.sample(test_texts, num_samples=4, given={"y1": partly})
     np.testing.assert_allclose(mixed[::2, :, 0], np.repeat(test_y1[::2, None], 4, axis=1), rtol=1e-3)
-    twice = surrogate.sample([test_texts[0]] * 2, num_samples=4, raw_text=True, given={"y1": [2.0, 8.0]})
+    twice = surrogate.sample([test_texts[0]] * 2, num_samples=4, given={"y1": [2.0, 8.0]})
     assert np.median(twice[0, :, 1]) < np.median(twice[1, :, 1])
     with pytest.raises(ValueError, match="values for"):
-        surrogate.sample(test_texts, raw_text=True, given={"y1": [1.0]})
+        surrogate.sample(test_texts, given={"y1": [1.0]})
     with pytest.raises(ValueError, match="joint"):
-        surrogate.sample(test_texts, raw_text=True, given={"y1": test_y1}, joint=False)
+        surrogate.sample(test_texts, given={"y1": test_y1}, joint=False)
 
 
 def test_digit_targets_are_ordinal_and_sharpen_to_one_hot():
@@ -264,8 +263,8 @@ def test_digit_smoothing_trains_and_ranks():
     texts, y1, y2 = _task(240, seed=0)
     surrogate = _surrogate(texts)
     config = TrainConfig(epochs=25, batch_size=16, lr=3e-3, digit_smoothing=0.75, progress=False)
-    result = surrogate.fit(texts, {"y1": y1, "y2": y2}, config, raw_text=True)
+    result = surrogate.fit(texts, {"y1": y1, "y2": y2}, config)
     assert all(np.isfinite(epoch["val_loss"]) for epoch in result.history)
     test_texts, test_y1, _ = _task(80, seed=1)
-    prediction = surrogate.predict(test_texts, num_samples=8, raw_text=True, temperature=1.0)
+    prediction = surrogate.predict(test_texts, num_samples=8, temperature=1.0)
     assert spearmanr(prediction.point["y1"], test_y1)[0] > 0.8

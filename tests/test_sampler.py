@@ -55,7 +55,7 @@ def score(params: dict) -> float:
 
 @pytest.fixture(scope="module")
 def tiny_surrogate_texts():
-    from nasrlm.text.convert import to_texts
+    from nasrlm.text.convert import OnnxConverter
 
     rng = np.random.default_rng(0)
     params = [
@@ -65,7 +65,7 @@ def tiny_surrogate_texts():
         }
         for _ in range(30)
     ]
-    return to_texts([toy_network(p) for p in params])
+    return OnnxConverter()([toy_network(p) for p in params])
 
 
 def make_sampler(texts, **config) -> RLMSampler:

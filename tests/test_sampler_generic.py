@@ -18,7 +18,7 @@ from nasrlm.rlm.model import DecoderConfig, EncoderConfig
 from nasrlm.rlm.surrogate import Surrogate
 from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
 from nasrlm.search.sampler import RLMSampler, RLMSamplerConfig
-from nasrlm.text.convert import to_texts
+from nasrlm.text.convert import OnnxConverter
 
 TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32}
 QUICK = RLMSamplerConfig(
@@ -60,7 +60,7 @@ def tiny_surrogate_path(tmp_path_factory):
     examples = [
         {"x": float(rng.uniform(-10, 10)), "y": int(rng.integers(-10, 10)), "z": "abc"[i % 3]} for i in range(20)
     ]
-    texts = to_texts([parameters_network(p) for p in examples])
+    texts = OnnxConverter()([parameters_network(p) for p in examples])
     surrogate = Surrogate.new(
         ("score",),
         texts,

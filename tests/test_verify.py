@@ -201,9 +201,9 @@ def test_fit_device_in_python(space):
 
     measured = {i: 0.5 + i / 10_000 for i in (0, 5, 100, 6111, 9000)}
     device_metrics.record("nb201", "latency_py", _rows(space, measured), HOW)
-    surrogate = Surrogate.pretrained(space="nb201")
-    result = fit_device(surrogate, "latency_py", config=TrainConfig(epochs=3, batch_size=4, progress=False))
+    surrogate = Surrogate.pretrained()
+    result = fit_device(surrogate, space, "latency_py", config=TrainConfig(epochs=3, batch_size=4, progress=False))
     assert result.steps > 0 and surrogate.objectives[-1] == "latency_py"
     assert decode_objectives(surrogate, "latency_py") == ["latency_py"]  # decoded as it was trained
-    prediction = surrogate.predict([6111], objectives=["latency_py"], num_samples=4)
+    prediction = surrogate.predict(space.to_texts([6111]), objectives=["latency_py"], num_samples=4)
     assert prediction.point["latency_py"][0] > 0

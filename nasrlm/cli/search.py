@@ -5,16 +5,65 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["cmd_search", "register"]
+from nasrlm.cli._common import (
+    CliError,
+    add_space_argument,
+    check_output_folder,
+    comma_list,
+    config_option,
+    positive_int,
+    seed_int,
+    threads_int,
+    whole_number,
+)
+
+__all__ = ["DESCRIPTION", "add_arguments", "run"]
+
+DESCRIPTION = "Find the Pareto front of a search space's objectives in few benchmark queries."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from nasrlm.search.runner import SAMPLERS, SearchConfig
+
+    add_space_argument(parser)
+    config_option(parser, "--objectives", SearchConfig, help="comma-separated metric names of the space")
+    config_option(
+        parser, "--budget", SearchConfig, type=positive_int, help="benchmark queries (finished trials) in the study"
+    )
+    config_option(parser, "--sampler", SearchConfig, choices=SAMPLERS, metavar="{" + ",".join(SAMPLERS) + "}")
+    config_option(parser, "--seed", SearchConfig, type=seed_int)
+    parser.add_argument(
+        "--storage",
+        help="Optuna storage URL (sqlite:///x.db, postgresql://..., journal:///x.log); default: OUT/study.db",
+    )
+    parser.add_argument("--study-name", help="default: space, objectives, sampler and seed")
+    parser.add_argument(
+        "--surrogate", help="a saved surrogate for the rlm sampler (default: the shipped pretrained one)"
+    )
+    parser.add_argument("--constraint", action="append", metavar="EXPR", help="e.g. 'latency_pixel3<=10' (repeatable)")
+    parser.add_argument(
+        "--reference",
+        help="hypervolume reference, e.g. 'acc=85,latency_pixel3=40' (default: each objective's worst decile)",
+    )
+    parser.add_argument("--out", default="nasrlm-search", help="results folder (default: ./nasrlm-search)")
+    config_option(
+        parser,
+        "--heartbeat",
+        SearchConfig,
+        type=whole_number(1, 7 * 24 * 3600),  # a week; Optuna's timers overflow far beyond
+        metavar="SECONDS",
+        help="database storages: a trial whose worker has been silent this long is failed and retried once "
+        "(default 300)",
+    )
+    parser.add_argument("--threads", type=threads_int, default=1, help="torch threads for the surrogate (default 1)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _reference(text: str | None, objectives: tuple[str, ...]) -> tuple[float, ...] | None:
     """``acc=85,latency_pixel3=40`` or ``85,40`` (in objective order)."""
-    from nasrlm.cli import CliError
-
     if not text:
         return None
-    parts = [p.strip() for p in text.split(",") if p.strip()]
+    parts = comma_list(text)
     try:
         if all("=" in p for p in parts):
             given = {k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)}
@@ -36,14 +85,13 @@ def _reference(text: str | None, objectives: tuple[str, ...]) -> tuple[float, ..
     return values
 
 
-def cmd_search(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> int:
     import torch
 
-    from nasrlm.cli import CliError, check_output_folder
     from nasrlm.search.runner import SearchConfig, SearchError, run_search
 
     torch.set_num_threads(args.threads)  # the RLM is small: one thread beats two fighting for a shared core
-    objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
+    objectives = tuple(comma_list(args.objectives))
     try:
         config = SearchConfig(
             space=args.space,
@@ -68,6 +116,7 @@ def cmd_search(args: argparse.Namespace) -> None:
     except SearchError as exc:
         raise CliError(str(exc)) from None
     _print_summary(result, config)
+    return 0
 
 
 def _print_summary(result: Any, config: Any) -> None:
@@ -95,42 +144,3 @@ def _print_summary(result: Any, config: Any) -> None:
         print(f"{result.seconds:.1f} s, {result.seconds_per_trial:.2f} s per trial")
     if config.out:
         print(f"results in {config.out}/: front.csv, front.json, front.png, trials.csv, summary.json")
-
-
-def register(commands: Any) -> None:
-    from nasrlm.cli import positive_int, seed_int, threads_int, whole_number
-    from nasrlm.search.runner import SAMPLERS
-
-    p = commands.add_parser(
-        "search",
-        help="multi-objective architecture search (RLM-steered by default); writes the Pareto front",
-        description="Find the Pareto front of a search space's objectives in few benchmark queries.",
-    )
-    p.add_argument("--space", default="nb201")
-    p.add_argument("--objectives", default="acc,latency_pixel3", help="comma-separated metric names of the space")
-    p.add_argument("--budget", type=positive_int, default=100, help="benchmark queries (finished trials) in the study")
-    p.add_argument("--sampler", default="rlm", choices=SAMPLERS, metavar="{" + ",".join(SAMPLERS) + "}")
-    p.add_argument("--seed", type=seed_int, default=0)
-    p.add_argument(
-        "--storage",
-        help="Optuna storage URL (sqlite:///x.db, postgresql://..., journal:///x.log); default: OUT/study.db",
-    )
-    p.add_argument("--study-name", help="default: space, objectives, sampler and seed")
-    p.add_argument("--surrogate", help="a saved surrogate for the rlm sampler (default: the shipped pretrained one)")
-    p.add_argument("--constraint", action="append", metavar="EXPR", help="e.g. 'latency_pixel3<=10' (repeatable)")
-    p.add_argument(
-        "--reference",
-        help="hypervolume reference, e.g. 'acc=85,latency_pixel3=40' (default: each objective's worst decile)",
-    )
-    p.add_argument("--out", default="nasrlm-search", help="results folder (default: ./nasrlm-search)")
-    p.add_argument(
-        "--heartbeat",
-        type=whole_number(1, 7 * 24 * 3600),  # a week; Optuna's timers overflow far beyond
-        default=300,
-        metavar="SECONDS",
-        help="database storages: a trial whose worker has been silent this long is failed and retried once "
-        "(default 300)",
-    )
-    p.add_argument("--threads", type=threads_int, default=1, help="torch threads for the surrogate (default 1)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=cmd_search)

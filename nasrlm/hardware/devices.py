@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from nasrlm.core.cache import atomic_write_text, cache_dir
+from nasrlm.core.errors import NasrlmError
 
 __all__ = [
     "DeviceTable",
@@ -45,7 +46,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _COLUMNS = ("index", "arch", "latency_ms", "iqr_ms", "repeats")
 
 
-class UnmeasuredArchError(KeyError):
+class UnmeasuredArchError(NasrlmError, KeyError):
     """Architectures asked for a device metric they were never measured on; the message names them."""
 
     def __init__(self, metric: str, indices: Sequence[int], path: Path | None) -> None:

@@ -8,8 +8,9 @@ it is what most CPU latency tables report). On a GPU each round is timed with a 
 which time the device work itself and not the host's launch overhead around it.
 
 Backends: ``onnxruntime`` (the network's ONNX graph on the CPU execution provider), ``torch`` (the
-eager PyTorch module, CPU or CUDA) and ``triton`` (NB201 networks run with the fused Triton kernels
-of :mod:`search_spaces.nb201.triton_ops`; CUDA only).
+eager PyTorch module, CPU or CUDA) and ``triton`` (the network with the fused candidate ops its space
+gives through the ``fused_module`` hook, e.g. :mod:`search_spaces.nb201.triton_ops`; CUDA only). What is
+timed comes from the space: ``onnx_model`` for onnxruntime, ``build_model`` for torch.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+
+from nasrlm.core.errors import NasrlmError
 
 __all__ = [
     "BACKENDS",
@@ -38,7 +41,7 @@ BACKENDS: tuple[str, ...] = ("onnxruntime", "torch", "triton")
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
 
 
-class LatencyError(ValueError):
+class LatencyError(NasrlmError, ValueError):
     """A measurement that cannot be made as asked (backend, device or settings); the message says why."""
 
 
@@ -110,21 +113,6 @@ def onnx_with_weights(model: Any, rng: np.random.Generator) -> Any:
         values = rng.standard_normal(tuple(tensor.dims)).astype(np.float32) * 0.1
         tensor.CopyFrom(numpy_helper.from_array(values, tensor.name))
     return model
-
-
-def _onnx_model(space: Any, arch: Any, batch_size: int) -> Any:
-    if getattr(space, "name", None) == "nb201":
-        # The direct builder writes the graph the exporter would, in ~10 ms instead of ~200 ms.
-        from search_spaces.nb201.onnx_builder import build_onnx
-
-        model = build_onnx(space.arch(arch).ops)
-        if batch_size != 1:
-            model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = batch_size
-            model.graph.output[0].type.tensor_type.shape.dim[0].dim_value = batch_size
-        return model
-    from nasrlm.text.onnx_text import export_module
-
-    return export_module(space.build_model(arch), space.example_input(batch_size))
 
 
 @contextlib.contextmanager
@@ -213,7 +201,7 @@ def measure_one(space: Any, arch: Any, config: LatencyConfig = LatencyConfig()) 
     """Latency of one architecture of ``space`` (networks get random weights from ``config.seed``)."""
     rng = np.random.default_rng(config.seed)
     if config.backend == "onnxruntime":
-        run = _ort_runner(onnx_with_weights(_onnx_model(space, arch, config.batch_size), rng), config.threads, rng)
+        run = _ort_runner(onnx_with_weights(space.onnx_model(arch, config.batch_size), rng), config.threads, rng)
         return _time_cpu(run, config.warmup, config.repeats)
     import torch
 
@@ -223,11 +211,10 @@ def measure_one(space: Any, arch: Any, config: LatencyConfig = LatencyConfig()) 
     module = space.build_model(arch).eval()
     example = space.example_input(config.batch_size)
     if config.backend == "triton":
-        if getattr(space, "name", None) != "nb201":
-            raise LatencyError(f"the triton backend runs NB201 networks only, not space {space.name!r}")
-        from search_spaces.nb201.triton_ops import TritonNb201
-
-        module = TritonNb201(module.to("cuda"))
+        try:
+            module = space.fused_module(module.to("cuda"))
+        except NotImplementedError as exc:  # UnsupportedBySpaceError: the space has no fused ops
+            raise LatencyError(f"the triton backend needs fused ops: {exc}") from None
     else:
         module = module.to(config.device)
     run = _torch_runner(module, example.to(config.device))
@@ -263,14 +250,11 @@ def measure(
     return results
 
 
-def ort_latency_ms(ops: Sequence[str], runs: int = 10, warmup: int = 3) -> float:
+def ort_latency_ms(space: Any, arch: Any, runs: int = 10, warmup: int = 3) -> float:
     """The ``ort_latency_ms`` label the shipped pretrained model learned (batch 1, 1 thread, median of 10).
 
     Kept exactly as measured for pretraining (weights and input drawn from seed 0, 3 warm-up runs),
     so the labels stay reproducible.
     """
-    from search_spaces import get_space
-    from search_spaces.nb201 import Nb201Arch
-
     config = LatencyConfig(warmup=warmup, repeats=runs, seed=0)
-    return measure_one(get_space("nb201"), Nb201Arch(tuple(ops)), config).median_ms
+    return measure_one(space, arch, config).median_ms

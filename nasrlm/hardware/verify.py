@@ -12,7 +12,6 @@ teaches a surrogate the new device (:func:`fit_device` does the same in Python).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import platform
@@ -23,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from nasrlm.cli import CliError
+from nasrlm.core.errors import NasrlmError
+from nasrlm.core.metrics import kendall_tau, spearman_rho, within_fraction
 
 __all__ = [
+    "VerifyError",
     "VerifyReport",
     "archs_from_file",
     "archs_from_study",
@@ -33,11 +34,14 @@ __all__ = [
     "few_shot_config",
     "fit_device",
     "hardware_name",
-    "register",
     "verify",
 ]
 
 FALLBACK_OBJECTIVE = "ort_latency_ms"  # what the shipped default predicts: onnxruntime, 1 thread, CPU
+
+
+class VerifyError(NasrlmError):
+    """Candidates that cannot be read (a bad arch file or study) or a surrogate objective that does not exist."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,8 @@ def _arch(space: Any, value: Any, where: str) -> Any:
         if isinstance(value, str):
             return space.parse(value.strip())
     except (ValueError, IndexError, TypeError) as exc:
-        raise CliError(f"{where}: {exc}") from None
-    raise CliError(f"{where}: expected an arch string or index, got {value!r}")
+        raise VerifyError(f"{where}: {exc}") from None
+    raise VerifyError(f"{where}: expected an arch string or index, got {value!r}")
 
 
 def archs_from_file(space: Any, path: str | Path) -> list[Any]:
@@ -81,7 +85,7 @@ def archs_from_file(space: Any, path: str | Path) -> list[Any]:
     ``index``) column, or a JSON list (of strings, indices or objects with an ``arch`` key)."""
     file = Path(path)
     if not file.is_file():
-        raise CliError(f"arch file not found: {path}")
+        raise VerifyError(f"arch file not found: {path}")
     values: list[tuple[str, Any]] = []
     if file.suffix == ".csv":
         import pandas as pd
@@ -89,7 +93,7 @@ def archs_from_file(space: Any, path: str | Path) -> list[Any]:
         frame = pd.read_csv(file, dtype=str, keep_default_na=False)
         column = next((c for c in ("arch", "arch_str", "index") if c in frame.columns), None)
         if column is None:
-            raise CliError(f"{path} has no 'arch' or 'index' column; columns: {', '.join(map(str, frame.columns))}")
+            raise VerifyError(f"{path} has no 'arch' or 'index' column; columns: {', '.join(map(str, frame.columns))}")
         values = [(f"{path} row {k + 1}", v) for k, v in enumerate(frame[column])]
     elif file.suffix in (".json", ".jsonl"):
         try:
@@ -97,11 +101,13 @@ def archs_from_file(space: Any, path: str | Path) -> list[Any]:
             items = [json.loads(line) for line in text.splitlines() if line.strip()]
             items = items if file.suffix == ".jsonl" else json.loads(text)
         except ValueError as exc:
-            raise CliError(f"cannot read {path} as JSON: {exc}") from None
+            raise VerifyError(f"cannot read {path} as JSON: {exc}") from None
         if isinstance(items, dict) and "arch" in items:
             items = items["arch"]
         if not isinstance(items, list):
-            raise CliError(f"{path}: expected a JSON list of archs (or {{'arch': [...]}}), got {type(items).__name__}")
+            raise VerifyError(
+                f"{path}: expected a JSON list of archs (or {{'arch': [...]}}), got {type(items).__name__}"
+            )
         for k, item in enumerate(items):
             value = item.get("arch", item.get("index")) if isinstance(item, dict) else item
             values.append((f"{path} item {k + 1}", value))
@@ -111,7 +117,7 @@ def archs_from_file(space: Any, path: str | Path) -> list[Any]:
                 values.append((f"{path} line {k}", line))
     archs = list(dict.fromkeys(_arch(space, value, where) for where, value in values))  # once each, in order
     if not archs:
-        raise CliError(f"{path} lists no architectures")
+        raise VerifyError(f"{path} lists no architectures")
     return archs
 
 
@@ -124,9 +130,11 @@ def archs_from_study(space: Any, study_name: str, storage: str) -> list[Any]:
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
         names = optuna.get_all_study_names(storage)
-        raise CliError(f"no study {study_name!r} in {storage}; studies there: {', '.join(names) or '(none)'}") from None
+        raise VerifyError(
+            f"no study {study_name!r} in {storage}; studies there: {', '.join(names) or '(none)'}"
+        ) from None
     except Exception as exc:  # a bad URL or an unreachable database: the storage's own message says which
-        raise CliError(f"cannot open Optuna storage {storage!r}: {exc}") from None
+        raise VerifyError(f"cannot open Optuna storage {storage!r}: {exc}") from None
     archs = []
     for trial in study.trials:
         where = f"study {study_name!r} trial {trial.number}"
@@ -136,10 +144,10 @@ def archs_from_study(space: Any, study_name: str, storage: str) -> list[Any]:
             try:
                 archs.append(space.from_params(trial.params))
             except (ValueError, KeyError) as exc:
-                raise CliError(f"{where}: {exc}") from None
+                raise VerifyError(f"{where}: {exc}") from None
     archs = list(dict.fromkeys(archs))
     if not archs:
-        raise CliError(f"study {study_name!r} has no trial with an arch (user_attrs['arch'] or params)")
+        raise VerifyError(f"study {study_name!r} has no trial with an arch (user_attrs['arch'] or params)")
     return archs
 
 
@@ -156,25 +164,16 @@ def hardware_name(device: str) -> str:
     return model or platform.processor() or platform.machine()
 
 
-def _rank_scores(measured: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
-    from scipy.stats import kendalltau, spearmanr
-
-    within = float(np.mean(np.abs(predicted - measured) <= 0.1 * measured))
-    if len(measured) < 3:
-        return float("nan"), float("nan"), within
-    return float(spearmanr(measured, predicted)[0]), float(kendalltau(measured, predicted)[0]), within
-
-
 def _objective(surrogate: Any, metric: str, requested: str | None) -> str:
     choices = surrogate.objectives
     if requested is not None:
         if requested not in choices:
-            raise CliError(f"the surrogate has no objective {requested!r}; its objectives: {', '.join(choices)}")
+            raise VerifyError(f"the surrogate has no objective {requested!r}; its objectives: {', '.join(choices)}")
         return requested
     for name in (metric, FALLBACK_OBJECTIVE):
         if name in choices:
             return name
-    raise CliError(
+    raise VerifyError(
         f"the surrogate predicts neither {metric} nor {FALLBACK_OBJECTIVE}; choose --objective from: "
         + ", ".join(choices)
     )
@@ -217,15 +216,22 @@ def verify(
     iqr = np.array([r.iqr_ms for r in results])
     if store:
         how = {k: v for k, v in asdict(config).items() if k != "seed"} | {"hardware": hardware_name(config.device)}
-        rows = {a.index: (str(a), r.median_ms, r.iqr_ms, len(r.times_ms)) for a, r in zip(archs, results, strict=True)}
+        rows = {
+            space.index(a): (str(a), r.median_ms, r.iqr_ms, len(r.times_ms))
+            for a, r in zip(archs, results, strict=True)
+        }
         device_metrics.record(space.name, metric, rows, {"measurement": how, "tool": "nasrlm verify"}, table)
     predicted, chosen = None, None
     if surrogate is not None:
         chosen = _objective(surrogate, metric, objective)
         decoded = decode_objectives(surrogate, chosen)
-        prediction = surrogate.predict(list(archs), objectives=decoded, num_samples=samples, progress=progress)
+        prediction = surrogate.predict(
+            space.to_texts(archs), objectives=decoded, num_samples=samples, progress=progress
+        )
         predicted = prediction.point[chosen]
-        spearman, kendall, within = _rank_scores(measured, predicted)
+        # nasrlm.core.metrics' rule: 0.0 for a constant side, NaN with fewer than 2 archs.
+        spearman, kendall = spearman_rho(measured, predicted), kendall_tau(measured, predicted)
+        within = within_fraction(measured, predicted)
     else:
         spearman = kendall = within = float("nan")
     return VerifyReport(metric, chosen, measured, iqr, predicted, spearman, kendall, within)
@@ -246,8 +252,8 @@ def few_shot_config(n: int) -> Any:
     return dataclasses.replace(config, epochs=max(10, config.epochs))
 
 
-def fit_device(surrogate: Any, metric: str, archs: Sequence[Any] | None = None, config: Any = None) -> Any:
-    """Teach ``surrogate`` the device metric ``metric`` from its measured table (all of it, or ``archs``).
+def fit_device(surrogate: Any, space: Any, metric: str, archs: Sequence[Any] | None = None, config: Any = None) -> Any:
+    """Teach ``surrogate`` the device metric ``metric`` of ``space`` from its measured table (all of it, or ``archs``).
 
     The new objective's embedding starts at the mean of the others (``RegressionLM.add_objective``)
     and the decoder, shared with every device the model knows, is fine-tuned on the measurements;
@@ -257,9 +263,6 @@ def fit_device(surrogate: Any, metric: str, archs: Sequence[Any] | None = None, 
     the untrained embedding puts them (Spearman 0.927 before, 0.922 after 10-50 shots, and ~90x off
     in scale), so it learns nothing from the shots.
     """
-    space = surrogate.space
-    if space is None:
-        raise ValueError("the surrogate has no search space: load it with space='nb201' (say)")
     if archs is None:
         from nasrlm.hardware.devices import find_table
 
@@ -268,7 +271,7 @@ def fit_device(surrogate: Any, metric: str, archs: Sequence[Any] | None = None, 
             raise ValueError(f"no measured table for {metric} of space {space.name!r}; run nasrlm verify first")
         archs = [space.arch(int(i)) for i in sorted(table.latency_ms)]
     values = space.query_many(archs, metric)
-    return surrogate.fit(list(archs), {metric: values}, config or few_shot_config(len(archs)))
+    return surrogate.fit(space.to_texts(archs), {metric: values}, config or few_shot_config(len(archs)))
 
 
 # --- outputs -------------------------------------------------------------------------------------
@@ -303,7 +306,7 @@ def write_outputs(out: Path, space: Any, archs: Sequence[Any], report: VerifyRep
     out.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(
         {
-            "index": [a.index for a in archs],
+            "index": [space.index(a) for a in archs],
             "arch": [str(a) for a in archs],
             "measured_ms": report.measured_ms,
             "iqr_ms": report.iqr_ms,
@@ -313,112 +316,8 @@ def write_outputs(out: Path, space: Any, archs: Sequence[Any], report: VerifyRep
         frame["predicted_ms"] = report.predicted_ms
     atomic_write_text(out / "latency.csv", frame.to_csv(index=False))
     # What `nasrlm fit` reads: the network's ONNX text and the new device's latency.
-    fit = pd.DataFrame({"text": space.onnx_texts(archs), report.metric: report.measured_ms})
+    fit = pd.DataFrame({"text": space.to_texts(archs), report.metric: report.measured_ms})
     atomic_write_text(out / "fit_data.csv", fit.to_csv(index=False))
     atomic_write_text(out / "summary.json", json.dumps(report.summary() | info, indent=2, default=str) + "\n")
     title = f"{report.metric}: Spearman {report.spearman:.3f}, {100 * report.within_10pct:.0f}% within ±10%"
     _scatter(out / "scatter.png", report, title)
-
-
-def cmd_verify(args: argparse.Namespace) -> None:
-    from nasrlm.cli import _space
-    from nasrlm.hardware import devices as device_metrics
-    from nasrlm.hardware.latency import LatencyConfig, LatencyError
-
-    space = _space(args.space)
-    try:
-        metric = device_metrics.device_metric_name(args.device_name or _default_name(args))
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    if metric in space.metrics:
-        raise CliError(f"{metric} is a benchmark metric of {args.space}; choose another --device-name")
-    device = args.device or _default_device(args.backend)
-    try:
-        config = LatencyConfig(args.backend, device, args.threads, args.warmup, args.repeats, args.batch_size)
-    except LatencyError as exc:
-        raise CliError(str(exc)) from None
-    from nasrlm.cli import check_output_file, check_output_folder
-
-    # Before measuring: a bad output path must not cost the user the measurements.
-    out = check_output_folder(args.out or f"verify_{metric.removeprefix('latency_')}")
-    if args.table and not args.no_store:
-        check_output_file(args.table, "--table")
-    if args.archs:
-        archs = archs_from_file(space, args.archs)
-    elif args.study and args.storage:
-        archs = archs_from_study(space, args.study, args.storage)
-    else:
-        raise CliError("--study needs --storage (an Optuna storage URL, e.g. sqlite:///search.db)")
-    surrogate = None
-    if not args.no_predict:
-        from nasrlm.rlm.surrogate import Surrogate, SurrogateLoadError
-
-        try:
-            surrogate = Surrogate.load(args.surrogate) if args.surrogate else Surrogate.pretrained()
-        except SurrogateLoadError as exc:
-            raise CliError(str(exc)) from None
-        surrogate.space_name = surrogate.space_name or space.name
-    options = {"objective": args.objective, "samples": args.samples, "table": args.table, "store": not args.no_store}
-    try:
-        report = verify(space, archs, config, metric, surrogate=surrogate, progress=True, **options)
-    except (LatencyError, ValueError) as exc:
-        raise CliError(str(exc)) from None
-    info = {"space": space.name, "measurement": asdict(config), "hardware": hardware_name(device)}
-    info["surrogate"] = args.surrogate or "shipped default"
-    if not args.no_store:
-        info["table"] = str(args.table or device_metrics.table_path(space.name, metric))
-    write_outputs(out, space, archs, report, info)
-    print(
-        f"measured {len(archs)} archs ({args.backend}, {device}, {config.threads} thread(s), median of "
-        f"{config.repeats} after {config.warmup} warm-up): median {np.median(report.measured_ms):.3f} ms"
-    )
-    if report.predicted_ms is not None:
-        print(
-            f"vs predicted {report.objective}: Spearman {report.spearman:.3f}, Kendall {report.kendall:.3f}, "
-            f"{100 * report.within_10pct:.1f}% within ±10%"
-        )
-    if "table" in info:
-        print(f"stored as {metric} in {info['table']}")
-    print(
-        f"wrote latency.csv, summary.json, scatter.png, fit_data.csv to {out}; teach a surrogate this device with: "
-        f"nasrlm fit --data {out / 'fit_data.csv'} --targets {metric} --init MODEL --freeze-encoder --out NEW_MODEL"
-    )
-
-
-def _default_device(backend: str) -> str:
-    import torch
-
-    return {"onnxruntime": "cpu", "triton": "cuda"}.get(backend) or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _default_name(args: argparse.Namespace) -> str:
-    return f"local_{args.backend}_{args.device or _default_device(args.backend)}"
-
-
-def register(commands: Any) -> None:
-    from nasrlm.cli import non_negative_int, positive_int, samples_int, threads_int, whole_number
-    from nasrlm.hardware.latency import BACKENDS, DEVICES
-
-    p = commands.add_parser("verify", help="measure candidates' latency; compare with the surrogate; store the device")
-    p.add_argument("--space", default="nb201")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--archs", help="text file (one arch string or index a line), CSV or JSON with an arch column")
-    source.add_argument("--study", help="name of an Optuna study whose trials hold archs (with --storage)")
-    p.add_argument("--storage", help="Optuna storage URL of --study, e.g. sqlite:///search.db")
-    p.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
-    p.add_argument(
-        "--device", choices=DEVICES, help="default: cpu for onnxruntime, cuda for triton, torch: cuda if any"
-    )
-    p.add_argument("--device-name", help="stored as metric latency_NAME (default: local_BACKEND_DEVICE)")
-    p.add_argument("--threads", type=threads_int, default=1, help="CPU threads of the runtime (default 1)")
-    p.add_argument("--warmup", type=non_negative_int, default=10, help="untimed runs first (default 10)")
-    p.add_argument("--repeats", type=positive_int, default=30, help="timed rounds; the median is reported (default 30)")
-    p.add_argument("--batch-size", type=whole_number(1, 1024), default=1)  # inputs are allocated per batch
-    p.add_argument("--surrogate", help="saved surrogate to compare with (default: the shipped pretrained one)")
-    p.add_argument("--objective", help="surrogate objective to compare (default: latency_NAME, else ort_latency_ms)")
-    p.add_argument("--samples", type=samples_int, default=32, help="surrogate samples per arch")
-    p.add_argument("--no-predict", action="store_true", help="measure only; no surrogate")
-    p.add_argument("--table", help="device table CSV to store into (default: the nasrlm cache folder)")
-    p.add_argument("--no-store", action="store_true", help="do not store the measurements as a device metric")
-    p.add_argument("--out", help="folder for latency.csv, summary.json, scatter.png (default: verify_NAME)")
-    p.set_defaults(run=cmd_verify)

@@ -5,7 +5,9 @@ archs, shared by every predictor; each predictor is fitted on all objectives at 
 the remaining archs (all of them, or a random ``test_size`` of them, also shared). Each finished
 (predictor, N, s) run writes its per-arch predictions to ``OUT/predictions/*.npz`` and then one row
 of scores to ``OUT/results.jsonl``, both atomically; a rerun skips the rows already there, so an
-interrupted report continues where it stopped. Scores come straight from scipy. Reading the results
+interrupted report continues where it stopped. Every predictor, the RLM as the baselines, is built by
+:func:`nasrlm.core.predictor.make_predictor` and used through its protocol; scores come from
+:mod:`nasrlm.core.metrics` (scipy's numbers; 0.0 for a constant prediction). Reading the results
 back and rendering them (``report.md``, ``report.html``, plots) live in :mod:`nasrlm.report.render`.
 """
 
@@ -24,13 +26,25 @@ from typing import Any
 import numpy as np
 
 from nasrlm.core.cache import atomic_write_bytes, atomic_write_text
+from nasrlm.core.errors import NasrlmError
+from nasrlm.core.metrics import interval_coverage, kendall_tau, spearman_rho, within_fraction
+from nasrlm.core.predictor import PredictorProtocol
+from nasrlm.predictors.registry import make_predictor
+from nasrlm.predictors.rlm import RlmSettings
 from nasrlm.report.render import RESULTS, load_rows, selected_rows
 from nasrlm.report.render import load_predictions as load_predictions  # re-exported
-from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
 # Reading results back (load_rows, load_predictions, selected_rows) lives in report_render; imported here
 # so that ``from nasrlm.report.runner import ...`` gives the whole API.
-__all__ = ["ReportConfig", "RlmAdapter", "RlmSettings", "evaluate_surrogate", "register", "run_report", "score"]
+__all__ = [
+    "ReportConfig",
+    "ReportError",
+    "RlmSettings",
+    "check_extras",
+    "evaluate_surrogate",
+    "run_report",
+    "score",
+]
 
 RLM = "rlm"
 SURROGATE = "surrogate"  # the predictor name of rows made by evaluate_surrogate
@@ -39,24 +53,11 @@ SURROGATE = "surrogate"  # the predictor name of rows made by evaluate_surrogate
 DEFAULT_PREDICTORS = ("rlm", "gin", "mlp", "gbdt", "flops")
 DEFAULT_SIZES = (156, 781)
 INTERVAL_LEVELS = (0.5, 0.9)
-LATENCY_TOLERANCE = 0.1  # "within ±10 %": |predicted - true| <= 0.1 * true
+LATENCY_TOLERANCE = 0.1  # "within ±10 %": |predicted - true| <= 0.1 * |true|
 
 
-@dataclass(frozen=True)
-class RlmSettings:
-    """How the RLM is fine-tuned and sampled in a report: the shipped recipe (nasrlm.rlm.recipe) by default."""
-
-    init: str | None = None  # saved surrogate to start from; None: the shipped pretrained default
-    epochs: int = DEFAULT_RECIPE.epochs
-    batch_size: int = DEFAULT_RECIPE.batch_size
-    lr: float = DEFAULT_RECIPE.lr
-    patience: int = DEFAULT_RECIPE.patience
-    freeze_encoder: bool = DEFAULT_RECIPE.freeze_encoder
-    samples: int = DEFAULT_RECIPE.num_samples
-
-    def __post_init__(self) -> None:
-        if min(self.epochs, self.batch_size, self.samples) < 1 or self.patience < 0 or self.lr <= 0:
-            raise ValueError("RLM epochs, batch_size and samples must be >= 1, patience >= 0 and lr > 0")
+class ReportError(NasrlmError):
+    """A report cannot run as asked (e.g. a predictor whose optional dependency is not installed)."""
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,15 @@ class ReportConfig:
     seeds: int = 3
     test_size: int | None = None  # None: every arch not trained on
     baseline_epochs: int | None = None  # overrides the trained baselines' epochs (quick runs only)
-    rlm: RlmSettings = RlmSettings()
+    # How the RLM is fine-tuned and sampled (nasrlm.predictors.rlm).
+    rlm: RlmSettings = dataclasses.field(default_factory=RlmSettings)
 
     def __post_init__(self) -> None:
         for name in ("objectives", "predictors", "train_sizes"):
             object.__setattr__(self, name, tuple(getattr(self, name)))  # lists from callers; keep it hashable
-        from baselines import available_predictors
+        from nasrlm.predictors.registry import available_predictors
 
-        valid = [RLM, *available_predictors()]
+        valid = available_predictors()
         unknown = [name for name in self.predictors if name not in valid]
         if unknown or not self.predictors:
             raise ValueError(
@@ -98,6 +100,15 @@ class ReportConfig:
             settings["epochs"] = self.baseline_epochs
         return _digest(settings)
 
+    def predictor_options(self, predictor: str) -> dict[str, Any]:
+        """The settings ``make_predictor`` gets for ``predictor`` (besides space and seed): the RLM's
+        settings; a trained baseline's epochs when overridden (else its own benchmark settings)."""
+        if predictor == RLM:
+            return dataclasses.asdict(self.rlm)
+        if self.baseline_epochs is not None and _has_field(predictor, "epochs"):
+            return {"epochs": self.baseline_epochs}
+        return {}
+
 
 def _digest(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
@@ -109,43 +120,6 @@ def _has_field(predictor: str, field: str) -> bool:
     return field in {f.name for f in dataclasses.fields(predictor_class(predictor).config_type)}
 
 
-# --- the RLM behind the baselines' fit/predict interface ------------------------------------------
-class RlmAdapter:
-    """``fit(archs, {objective: values})`` / ``predict(archs) -> {objective: values}`` like a baseline;
-    ``intervals`` holds the central intervals of the last prediction, for calibration."""
-
-    def __init__(self, space: str, settings: RlmSettings, seed: int, surrogate: Any = None) -> None:
-        self.space, self.settings, self.seed, self.surrogate = space, settings, seed, surrogate
-        self.objectives: tuple[str, ...] = tuple(surrogate.objectives) if surrogate is not None else ()
-        self.intervals: dict[float, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-        self.fit_info: dict[str, Any] = {}
-
-    def fit(self, archs: Sequence[Any], targets: Mapping[str, np.ndarray]) -> RlmAdapter:
-        from nasrlm.rlm.surrogate import Surrogate
-
-        s = self.settings
-        # A fresh copy of the starting model every run: runs must not leak into each other.
-        surrogate = Surrogate.load(s.init) if s.init else Surrogate.pretrained()
-        surrogate.space_name = self.space
-        fields = ("epochs", "batch_size", "lr", "patience", "freeze_encoder")
-        config = DEFAULT_RECIPE.train_config(seed=self.seed, **{f: getattr(s, f) for f in fields})
-        result = surrogate.fit(list(archs), dict(targets), config)
-        self.fit_info = {"epochs": result.epochs, "stopped": result.stopped, "best_val_loss": result.best_val_loss}
-        self.surrogate, self.objectives = surrogate, tuple(targets)
-        return self
-
-    def predict(self, archs: Sequence[Any]) -> dict[str, np.ndarray]:
-        prediction = self.surrogate.predict(
-            list(archs),
-            num_samples=self.settings.samples,
-            objectives=self.objectives,
-            seed=self.seed,
-            joint=DEFAULT_RECIPE.joint,
-        )
-        self.intervals = {level: prediction.interval(level) for level in INTERVAL_LEVELS}
-        return prediction.point
-
-
 # --- scores ---------------------------------------------------------------------------------------
 def score(
     objective: str,
@@ -153,18 +127,14 @@ def score(
     predicted: np.ndarray,
     intervals: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, float]:
-    """Kendall's tau-b and Spearman's rho (scipy; NaN when a side is constant); for ``latency_*`` the
-    share of predictions within ±10 % of the truth; with intervals, the share of truths inside each."""
-    from scipy.stats import kendalltau, spearmanr
-
-    out = {
-        "kendall": float(kendalltau(truth, predicted).statistic),
-        "spearman": float(spearmanr(truth, predicted).statistic),
-    }
+    """Kendall's tau-b and Spearman's rho; for ``latency_*`` the share of predictions within ±10 % of
+    the truth; with intervals, the share of truths inside each. All from :mod:`nasrlm.core.metrics`
+    (its rule: 0.0 when a side is constant, NaN when a side holds NaN)."""
+    out = {"kendall": kendall_tau(truth, predicted), "spearman": spearman_rho(truth, predicted)}
     if objective.startswith("latency_"):
-        out["within10"] = float(np.mean(np.abs(predicted - truth) <= LATENCY_TOLERANCE * np.abs(truth)))
+        out["within10"] = within_fraction(truth, predicted, rel=LATENCY_TOLERANCE)
     for level, (low, high) in (intervals or {}).items():
-        out[f"cover{round(100 * level)}"] = float(np.mean((low <= truth) & (truth <= high)))
+        out[f"cover{round(100 * level)}"] = interval_coverage(truth, low, high)
     return out
 
 
@@ -182,7 +152,7 @@ def _add_row(out: Path, row: dict[str, Any]) -> None:
 
 def _save_predictions(out: Path, name: str, arrays: dict[str, np.ndarray]) -> str:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub types the kwargs too narrowly
     atomic_write_bytes(out / "predictions" / name, buffer.getvalue())
     return f"predictions/{name}"
 
@@ -194,19 +164,20 @@ def _test_indices(rest: np.ndarray, test_size: int | None, seed: int) -> np.ndar
 
 
 def _evaluate(
-    model: Any, space: Any, objectives: Sequence[str], test_idx: np.ndarray
+    model: PredictorProtocol, space: Any, objectives: Sequence[str], test_idx: np.ndarray
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, float]], float]:
-    """Predict the test archs; return the arrays to save, the scores and the predict time."""
+    """Predict the test archs; return the arrays to save, the scores and the predict time. Predictors
+    with uncertainty also get their central intervals saved and scored (calibration)."""
     archs = space.archs()
     started = time.perf_counter()
-    predicted = model.predict([archs[i] for i in test_idx])
+    predicted = model.predict([archs[i] for i in test_idx], return_std=True)
     predict_s = time.perf_counter() - started
-    intervals = getattr(model, "intervals", None) or {}
+    intervals = {level: predicted.interval(level) for level in INTERVAL_LEVELS} if predicted.has_uncertainty else {}
     arrays: dict[str, np.ndarray] = {"test_idx": test_idx.astype(np.int64)}
     scores = {}
     for objective in objectives:
         truth = np.asarray(space.values(objective), dtype=np.float64)[test_idx]
-        pred = np.asarray(predicted[objective], dtype=np.float64)
+        pred = np.asarray(predicted.point[objective], dtype=np.float64)
         arrays[f"true_{objective}"], arrays[f"pred_{objective}"] = truth, pred
         mine = {level: pair[objective] for level, pair in intervals.items()}
         for level, (low, high) in mine.items():
@@ -216,15 +187,8 @@ def _evaluate(
     return arrays, scores, predict_s
 
 
-def _make_predictor(name: str, config: ReportConfig, seed: int) -> Any:
-    if name == RLM:
-        return RlmAdapter(config.space, config.rlm, seed)
-    from baselines import get_predictor
-
-    options: dict[str, Any] = {"seed": seed}
-    if config.baseline_epochs is not None and _has_field(name, "epochs"):
-        options["epochs"] = config.baseline_epochs
-    return get_predictor(name, **options)  # otherwise the baselines' own (benchmark) settings
+def _make_predictor(name: str, config: ReportConfig, seed: int) -> PredictorProtocol:
+    return make_predictor(name, space=config.space, seed=seed, **config.predictor_options(name))
 
 
 def run_report(
@@ -239,11 +203,11 @@ def run_report(
     from tqdm.auto import tqdm
 
     from baselines import random_split
-    from search_spaces import get_space
+    from search_spaces import get_tabular_space
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    space = get_space(config.space)
+    space = get_tabular_space(config.space, "a report")
     done = {(r["predictor"], r["size"], r["seed"], r["key"]) for r in load_rows(out)}
     pending = [
         (name, size, seed)
@@ -276,8 +240,8 @@ def run_report(
             "scores": scores,
             "predictions": _save_predictions(out, f"{name}_n{size}_s{seed}_{key}.npz", arrays),
         }
-        if getattr(model, "fit_info", None):
-            row["fit_info"] = model.fit_info
+        if model.fit_info:
+            row["fit_info"] = dict(model.fit_info)
         _add_row(out, row)
         if on_row is not None:
             on_row(row)
@@ -296,12 +260,12 @@ def evaluate_surrogate(
 ) -> dict[str, Any]:
     """Score a saved surrogate (no fitting) on archs it was not trained on, when its metadata lists
     them (``meta["train_archs"]``: arch indices); otherwise on a random ``test_size`` of all archs."""
+    from nasrlm.predictors.rlm import RlmPredictor
     from nasrlm.rlm.surrogate import Surrogate
-    from search_spaces import get_space
+    from search_spaces import get_tabular_space
 
     surrogate = Surrogate.load(path)
-    surrogate.space_name = space
-    chosen = get_space(space)
+    chosen = get_tabular_space(space, "a report")
     config_file = json.loads((Path(path) / "config.json").read_text())
     trained = surrogate.meta.get("train_archs")
     held_out = np.setdiff1d(np.arange(chosen.size), np.asarray(trained or [], dtype=np.int64))
@@ -312,8 +276,7 @@ def evaluate_surrogate(
     for row in load_rows(out):
         if row["predictor"] == SURROGATE and row["key"] == key:
             return row
-    model = RlmAdapter(space, RlmSettings(samples=samples), seed, surrogate=surrogate)
-    model.objectives = tuple(objectives)
+    model = RlmPredictor.for_space(chosen, seed=seed, surrogate=surrogate, objectives=objectives, samples=samples)
     arrays, scores, predict_s = _evaluate(model, chosen, objectives, _test_indices(held_out, test_size, seed))
     row = {
         "predictor": SURROGATE,
@@ -331,20 +294,14 @@ def evaluate_surrogate(
     return row
 
 
-# --- command line ---------------------------------------------------------------------------------
-def _csv(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
+# --- optional dependencies --------------------------------------------------------------------------
 # Predictors whose modules come with the [baselines] extra, not with the main install.
 _EXTRA_MODULES = {"gin": "torch_geometric", "gcn": "torch_geometric", "brp": "torch_geometric", "gbdt": "lightgbm"}
 
 
-def _check_extras(predictors: Sequence[str]) -> None:
+def check_extras(predictors: Sequence[str]) -> None:
     """Name the extra a chosen predictor needs now, not as an import error after the first runs."""
     import importlib
-
-    from nasrlm.cli import CliError
 
     missing: dict[str, list[str]] = {}
     for name in predictors:
@@ -358,141 +315,8 @@ def _check_extras(predictors: Sequence[str]) -> None:
     if missing:
         needing = ", ".join(name for names in missing.values() for name in names)
         usable = ",".join(name for name in predictors if not any(name in names for names in missing.values()))
-        raise CliError(
+        raise ReportError(
             f"predictor(s) {needing} need {', '.join(missing)} from the [baselines] extra: "
             f"pip install -e '.[baselines]' (or 'nasrlm[baselines]'), or leave them out, e.g. --predictors "
             f"{usable or 'rlm,mlp,flops'}"
         )
-
-
-def _config_from_args(args: Any) -> ReportConfig:
-    from nasrlm.cli import CliError, _space
-
-    space = _space(args.space)
-    objectives = _csv(args.objectives)
-    unknown = [name for name in objectives if name not in space.metrics]
-    if unknown or not objectives:
-        raise CliError(
-            f"unknown objective {', '.join(unknown) or '(none)'!r} for space {args.space!r}; "
-            f"valid: {', '.join(space.metrics)}"
-        )
-    try:
-        sizes = [int(part) for part in _csv(args.train_sizes)]
-    except ValueError:
-        raise CliError(
-            f"--train-sizes must be comma-separated integers, e.g. 156,781; got {args.train_sizes!r}"
-        ) from None
-    if not sizes or not all(2 <= n <= space.size - 2 for n in sizes):
-        raise CliError(
-            f"train sizes must lie between 2 and {space.size - 2} (the space has {space.size:,} archs); "
-            f"got {args.train_sizes!r}"
-        )
-    if args.rlm_init is not None and not (Path(args.rlm_init) / "config.json").is_file():
-        raise CliError(f"--rlm-init {args.rlm_init!r} is not a saved surrogate (no config.json there)")
-    _check_extras(_csv(args.predictors))
-    try:
-        return ReportConfig(
-            space=args.space,
-            objectives=tuple(dict.fromkeys(objectives)),
-            predictors=tuple(dict.fromkeys(_csv(args.predictors))),
-            train_sizes=tuple(dict.fromkeys(sizes)),
-            seeds=args.seeds,
-            test_size=args.test_size,
-            baseline_epochs=args.epochs,
-            rlm=RlmSettings(init=args.rlm_init, epochs=args.rlm_epochs, samples=args.rlm_samples),
-        )
-    except ValueError as exc:  # the configs' own checks name the problem
-        raise CliError(str(exc)) from None
-
-
-def _report_surrogate(args: Any, out: Path) -> list[Path]:
-    from nasrlm.cli import CliError, _space
-    from nasrlm.report.render import render_report
-    from nasrlm.rlm.surrogate import Surrogate, SurrogateLoadError
-
-    space = _space(args.space)
-    try:
-        decodes = Surrogate.load(args.surrogate).objectives
-    except SurrogateLoadError as exc:
-        raise CliError(str(exc)) from None
-    objectives = _csv(args.objectives)
-    missing = [name for name in objectives if name not in decodes or name not in space.metrics]
-    if missing or not objectives:
-        raise CliError(
-            f"objective(s) {', '.join(missing) or '(none)'} not both decoded by the surrogate and metrics of "
-            f"{args.space!r}; the surrogate decodes: {', '.join(decodes)}"
-        )
-    row = evaluate_surrogate(
-        args.surrogate, out, space=args.space, objectives=objectives, test_size=args.test_size, samples=args.rlm_samples
-    )
-    held = "archs it was not trained on" if row["held_out_known"] else "random archs (its training archs unknown)"
-    settings = {
-        "surrogate": str(args.surrogate),
-        "space": args.space,
-        "test archs": f"{row['n_test']:,} {held}",
-        "samples per prediction": f"{args.rlm_samples}, median as point",
-    }
-    return render_report(out, [row], objectives, settings, title=f"Surrogate report: {Path(args.surrogate).name}")
-
-
-def cmd_report(args: Any) -> None:
-    import torch
-
-    from nasrlm.cli import check_output_folder
-    from nasrlm.report.render import describe, render_report
-
-    torch.set_num_threads(args.threads)  # the RLM's; the baselines set their own (1 by default)
-    out = check_output_folder(args.out)
-    if args.surrogate is not None:
-        paths = _report_surrogate(args, out)
-    else:
-        config = _config_from_args(args)
-        try:
-            rows = run_report(config, out, progress=not args.quiet)
-        except KeyboardInterrupt:
-            # Finished runs are on disk; render them so that the stopped report is still readable.
-            rows = selected_rows(config, load_rows(out))
-            if rows:
-                render_report(out, rows, config.objectives, describe(config), title="nasrlm report (partial)")
-            raise
-        paths = render_report(out, rows, config.objectives, describe(config))
-    print(f"wrote {', '.join(str(p) for p in paths)}")
-
-
-def register(commands: Any) -> None:
-    """Add ``nasrlm report`` to the CLI's subcommands."""
-    from nasrlm.cli import positive_int, samples_int, threads_int, whole_number
-
-    p = commands.add_parser(
-        "report",
-        help="compare the RLM with baseline predictors on identical splits; write report.md and report.html",
-        description=(
-            "Fits every predictor on identical random splits (same archs, same seeds), tests each on the "
-            "remaining archs, and writes OUT/report.md and a self-contained OUT/report.html: Kendall tau and "
-            "Spearman per objective and train size, tau against train size, predicted-vs-true plots, latency "
-            "within 10 %, calibration of the RLM's intervals, fit and predict times. Finished runs are kept in "
-            "OUT/results.jsonl; rerunning continues from them. With --surrogate, evaluates one saved surrogate."
-        ),
-    )
-    p.add_argument("--space", default="nb201")
-    p.add_argument("--objectives", default="acc,latency_pixel3")
-    p.add_argument("--predictors", default=",".join(DEFAULT_PREDICTORS), help="rlm and/or baselines, comma-separated")
-    p.add_argument("--train-sizes", default=",".join(map(str, DEFAULT_SIZES)))
-    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0 .. SEEDS-1")
-    p.add_argument(
-        "--test-size",
-        type=whole_number(2),  # a rank correlation needs two points
-        default=None,
-        help="test on this many random held-out archs (default: all)",
-    )
-    p.add_argument("--out", default="report", help="folder for results, plots and the report (default: report)")
-    p.add_argument("--rlm-samples", type=samples_int, default=RlmSettings.samples, help="samples per RLM prediction")
-    p.add_argument("--rlm-epochs", type=positive_int, default=RlmSettings.epochs)
-    p.add_argument("--rlm-init", help="fine-tune this saved surrogate instead of the shipped default")
-    p.add_argument(
-        "--epochs", type=positive_int, default=None, help="override the trained baselines' epochs (quick runs)"
-    )
-    p.add_argument("--surrogate", help="only evaluate this saved surrogate on held-out archs (no fitting)")
-    p.add_argument("--threads", type=threads_int, default=1, help="torch threads for the RLM (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=cmd_report)

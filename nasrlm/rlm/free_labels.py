@@ -438,7 +438,7 @@ def _gaussian_pass(module: nn.Module, input_shape: Sequence[int], batch_size: in
         loss = F.cross_entropy(output, labels)
         weights = [p for _, p in _scored_weights(module)]
         # Without a graph (no parameter or input reaches the output) every gradient is zero.
-        grads = [None] * len(weights)
+        grads: Sequence[torch.Tensor | None] = [None] * len(weights)
         jacobian = None
         if output.requires_grad:
             if weights:

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nasrlm.rlm.encoder import TextEncoder
 from nasrlm.rlm.number_tokenizer import NumberTokenizer, NumberTokenizerConfig
 
 __all__ = ["DecoderConfig", "EncoderConfig", "RLMConfig", "RegressionLM"]
@@ -72,7 +73,7 @@ class RLMConfig:
             raise ValueError(f"objectives must be distinct, got {list(self.objectives)}")
 
 
-class BuiltinEncoder(nn.Module):
+class BuiltinEncoder(TextEncoder):
     def __init__(self, config: EncoderConfig, vocab_size: int, pad_id: int) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, config.d_model, padding_idx=pad_id)
@@ -99,7 +100,7 @@ class BuiltinEncoder(nn.Module):
         return self.norm(self.layers(h, src_key_padding_mask=~mask))
 
 
-def build_encoder(config: EncoderConfig, vocab_size: int, pad_id: int) -> nn.Module:
+def build_encoder(config: EncoderConfig, vocab_size: int, pad_id: int) -> TextEncoder:
     if config.kind == "builtin":
         return BuiltinEncoder(config, vocab_size, pad_id)
     if config.kind == "t5gemma":
@@ -217,6 +218,8 @@ def digit_targets(digits: torch.Tensor, width: float) -> torch.Tensor:
 class RegressionLM(nn.Module):
     """Text in, numbers out. See the module docstring for the decoder's sequence layout."""
 
+    allowed: torch.Tensor  # a buffer: allowed[p] = tokens valid as the p-th token of a number
+
     def __init__(self, config: RLMConfig) -> None:
         super().__init__()
         self.config = config
@@ -248,7 +251,7 @@ class RegressionLM(nn.Module):
         """Per layer: cross-attention keys, values and the additive padding bias, computed once."""
         bias = torch.zeros(mask.shape, dtype=states.dtype, device=states.device)
         bias = bias.masked_fill(~mask, float("-inf"))[:, None, None, :]
-        return [(*layer.cross_attn.keys_values(states), bias) for layer in self.layers]
+        return [(*cast(DecoderLayer, layer).cross_attn.keys_values(states), bias) for layer in self.layers]
 
     # --- decoder side ----------------------------------------------------------------------------
     def _embed(self, tokens: torch.Tensor, objective_ids: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,13 @@
 """The public surrogate: fit on (network, metrics), predict metrics with uncertainty, save, load.
 
+The surrogate maps text to numbers; what users hold becomes text through a converter (a search
+space's ``to_texts``, or :mod:`nasrlm.text.convert` for ONNX models, modules and any other text).
+
 >>> from nasrlm import Surrogate
->>> surrogate = Surrogate.pretrained(space="nb201")                      # the shipped default
->>> surrogate.fit(archs, {"acc": acc, "latency_pixel3": latency})        # fine-tune
->>> prediction = surrogate.predict(candidates)                           # median of 32 samples
+>>> surrogate = Surrogate.pretrained()                                     # the shipped default
+>>> texts = space.to_texts(archs)                                          # the space's converter
+>>> surrogate.fit(texts, {"acc": acc, "latency_pixel3": latency})          # fine-tune
+>>> prediction = surrogate.predict(space.to_texts(candidates))            # median of 32 samples
 >>> prediction.point["acc"], prediction.interval(0.9)["acc"]
 """
 
@@ -24,13 +28,14 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from nasrlm import __version__
+from nasrlm.core.errors import NasrlmError
+from nasrlm.core.version import __version__
 from nasrlm.rlm.model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from nasrlm.rlm.number_tokenizer import NumberTokenizerConfig
 from nasrlm.rlm.targets import TargetTransform
 from nasrlm.rlm.text_tokenizer import TextTokenizer, TextTokenizerConfig
 from nasrlm.rlm.training import EncodedData, TrainConfig, TrainResult, encode_states, train
-from nasrlm.text.convert import looks_like_onnx_text, to_texts
+from nasrlm.text.convert import looks_like_onnx_text
 from nasrlm.text.reading_text import reading_text
 
 __all__ = ["Prediction", "Surrogate", "SurrogateLoadError", "SurrogateSaveError", "check_save_target"]
@@ -47,11 +52,11 @@ def _network_reading(text: str) -> str:
     return reading_text(text) if looks_like_onnx_text(text) else text
 
 
-class SurrogateLoadError(RuntimeError):
+class SurrogateLoadError(NasrlmError, RuntimeError):
     """A saved surrogate is missing, corrupted or incompatible; the message names the file."""
 
 
-class SurrogateSaveError(ValueError):
+class SurrogateSaveError(NasrlmError, ValueError):
     """The save target holds something that is not a saved surrogate; nothing was written."""
 
 
@@ -140,13 +145,12 @@ def _fingerprint(texts: Sequence[str], targets: np.ndarray) -> str:
 
 
 class Surrogate:
-    """An RLM with its tokenizers and the search space it reads architectures of (if any)."""
+    """An RLM with its tokenizers: texts in, numbers out."""
 
     def __init__(
         self,
         model: RegressionLM,
         tokenizer: TextTokenizer,
-        space: str | None = None,
         meta: Mapping[str, Any] | None = None,
         text_form: str = "onnx",
     ) -> None:
@@ -154,7 +158,6 @@ class Surrogate:
             raise ValueError(f"unknown text form {text_form!r}; valid: {', '.join(TEXT_FORMS)}")
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.space_name = space
         self.meta: dict[str, Any] = dict(meta or {})
         # What the model reads of a network: its canonical ONNX text as is ("onnx"), or that text's
         # compact reading form ("reading", nasrlm.text.reading_text), which holds whole networks in a
@@ -169,7 +172,6 @@ class Surrogate:
         objectives: Sequence[str],
         tokenizer_texts: Iterable[str],
         *,
-        space: str | None = None,
         tokenizer: TextTokenizerConfig = TextTokenizerConfig(),
         encoder: EncoderConfig = EncoderConfig(),
         decoder: DecoderConfig = DecoderConfig(),
@@ -192,32 +194,27 @@ class Surrogate:
             encoder=encoder,
             decoder=decoder,
         )
-        return cls(RegressionLM(config), text_tokenizer, space=space, text_form=text_form)
+        return cls(RegressionLM(config), text_tokenizer, text_form=text_form)
 
     @classmethod
-    def pretrained(cls, space: str | None = None) -> Surrogate:
+    def pretrained(cls) -> Surrogate:
         """The default model shipped with nasrlm (see ``nasrlm/rlm/pretrained/default/NOTE.md``)."""
-        surrogate = cls.load(PRETRAINED_DIR)
-        if space is not None:
-            surrogate.space_name = space
-        return surrogate
+        return cls.load(PRETRAINED_DIR)
 
     @property
     def objectives(self) -> tuple[str, ...]:
         return self.model.objectives
 
-    @property
-    def space(self) -> Any:
-        if self.space_name is None:
-            return None
-        from search_spaces import get_space
-
-        return get_space(self.space_name)
-
     # --- data ------------------------------------------------------------------------------------
-    def texts(self, inputs: Iterable[Any], *, raw_text: bool = False) -> list[str]:
-        """The texts the model reads for ``inputs`` (see ``nasrlm.text.convert`` and ``text_form``)."""
-        texts = to_texts(inputs, self.space, raw_text=raw_text)
+    def texts(self, inputs: Iterable[str]) -> list[str]:
+        """What the model reads of ``inputs`` (texts; in the reading form if ``text_form`` says so)."""
+        texts = list(inputs)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(
+                    f"the surrogate reads text; input {i} is a {type(text).__name__}: convert it first with a "
+                    "converter, e.g. get_space(name).to_texts(archs) or nasrlm.text.convert.OnnxConverter()(models)"
+                )
         if self.text_form == "onnx":
             return texts
         cache = self._reading_cache
@@ -251,11 +248,10 @@ class Surrogate:
     # --- training --------------------------------------------------------------------------------
     def fit(
         self,
-        inputs: Iterable[Any],
+        inputs: Iterable[str],
         targets: Mapping[str, Any] | np.ndarray,
         config: TrainConfig | None = None,
         *,
-        raw_text: bool = False,
         target_transform: str | None = None,
         allow_missing: bool = False,
         init_like: bool | None = None,
@@ -278,7 +274,7 @@ class Surrogate:
         config = config or DEFAULT_RECIPE.train_config(progress=True)
         target_transform = target_transform or DEFAULT_RECIPE.target_transform
         init_like = DEFAULT_RECIPE.init_like if init_like is None else init_like
-        texts = self.texts(inputs, raw_text=raw_text)
+        texts = self.texts(inputs)
         columns = self._targets(targets, len(texts))
         # An objective's transform is fitted when it is first trained and kept from then on. Models
         # saved before transforms existed (trained, with none recorded) read their old objectives raw.
@@ -310,9 +306,10 @@ class Surrogate:
             encoded = np.where(finite, transforms[name].forward(np.where(finite, values, 1.0)), values)
             tokens[:, j] = numbers.encode_batch(np.where(present[:, j], encoded, 0.0), name=name)
         fingerprint = _fingerprint(texts, np.stack([columns[name] for name in columns], axis=1))
-        if not present.any(1).all():  # rows with nothing measured teach nothing
-            texts = [text for text, keep in zip(texts, present.any(1), strict=True) if keep]
-            tokens, present = tokens[present.any(1)], present[present.any(1)]
+        measured = np.asarray(present.any(axis=1), dtype=bool)
+        if not measured.all():  # rows with nothing measured teach nothing
+            texts = [text for text, keep in zip(texts, measured.tolist(), strict=True) if keep]
+            tokens, present = tokens[measured], present[measured]
             if not texts:
                 raise ValueError("every target value is missing (NaN): nothing to train on")
         ids, mask, truncated = self._encode_inputs(texts)
@@ -355,9 +352,7 @@ class Surrogate:
             return None
         chosen = [texts[i] for i in finite]
         # Decoded one by one from the input alone: each known objective's own ranking of these inputs.
-        predicted = self.sample(chosen, num_samples=1, objectives=known, temperature=0, raw_text=True, joint=False)[
-            :, 0, :
-        ]
+        predicted = self.sample(chosen, num_samples=1, objectives=known, temperature=0, joint=False)[:, 0, :]
         scores = []
         for k in range(predicted.shape[1]):
             column = predicted[:, k]
@@ -379,14 +374,13 @@ class Surrogate:
     @torch.no_grad()
     def sample(
         self,
-        inputs: Iterable[Any],
+        inputs: Iterable[str],
         *,
         num_samples: int = 32,
         objectives: Sequence[str] | None = None,
         temperature: float | None = None,
         batch_size: int = 64,
         seed: int = 0,
-        raw_text: bool = False,
         progress: bool = False,
         state_cache: MutableMapping[str, torch.Tensor] | None = None,
         joint: bool = True,
@@ -415,7 +409,7 @@ class Surrogate:
         names = list(objectives or self.objectives)
         decode_names = self._decode_names(names) if joint else names
         self.model.objective_index(decode_names)  # unknown names: a clear error
-        all_texts = self.texts(inputs, raw_text=raw_text)
+        all_texts = self.texts(inputs)
         given_tokens = self._given_tokens(given, decode_names, len(all_texts), joint)
         # Each distinct text (with its given values) is sampled once: identical networks (NB201:
         # 15,625 cells are 13,306 networks, as isomorphic cells coincide) get identical
@@ -429,8 +423,7 @@ class Surrogate:
         position = {row: k for k, row in enumerate(distinct)}
         inverse = np.array([position[row] for row in rows], dtype=np.int64)
         texts = [all_texts[i] for i in distinct]
-        if given_tokens is not None:
-            given_tokens = torch.from_numpy(given_tokens[distinct])
+        given_ids = torch.from_numpy(given_tokens[distinct]) if given_tokens is not None else None
         ids, mask, _ = self._encode_inputs(texts)
         generator = torch.Generator().manual_seed(seed)
         from tqdm.auto import tqdm
@@ -455,7 +448,7 @@ class Surrogate:
                         num_samples,
                         temperature=temperature,
                         generator=generator,
-                        given=None if given_tokens is None else given_tokens[i : i + batch_size],
+                        given=None if given_ids is None else given_ids[i : i + batch_size],
                     )
                     for seq in sequences
                 ],
@@ -530,7 +523,7 @@ class Surrogate:
 
     def predict(
         self,
-        inputs: Iterable[Any],
+        inputs: Iterable[str],
         *,
         num_samples: int = 32,
         objectives: Sequence[str] | None = None,
@@ -569,12 +562,11 @@ class Surrogate:
             encoder = model_config["encoder"]
             if encoder["kind"] == "t5gemma" and encoder["pretrained"]:
                 # The weights are saved here: loading must not need the original checkpoint again.
-                encoder["t5gemma_config"] = self.model.encoder.model.config.to_dict()
+                encoder["t5gemma_config"] = self.model.encoder.model.config.to_dict()  # type: ignore[union-attr,operator]
                 encoder["pretrained"] = None
             config = {
                 "format_version": FORMAT_VERSION,
                 "nasrlm_version": __version__,
-                "space": self.space_name,
                 "text_form": self.text_form,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
@@ -650,4 +642,4 @@ class Surrogate:
             raise SurrogateLoadError(
                 f"{config_path} has text form {text_form!r}; this nasrlm reads {', '.join(TEXT_FORMS)}"
             )
-        return cls(model, tokenizer, space=config.get("space"), meta=config.get("meta"), text_form=text_form)
+        return cls(model, tokenizer, meta=config.get("meta"), text_form=text_form)

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
+from nasrlm.rlm.encoder import TextEncoder
+
 if TYPE_CHECKING:
     from nasrlm.rlm.model import EncoderConfig
 
@@ -113,13 +115,15 @@ def _set_dropout(module_config: Any, dropout: float) -> None:
     module_config.attention_dropout = dropout
 
 
-class T5GemmaEncoder(nn.Module):
+class T5GemmaEncoder(TextEncoder):
     """T5Gemma's encoder over the RLM's token ids: ``forward(ids, mask) -> [B, L, hidden_size]``.
 
     Attributes: ``hidden_size`` (the width of the states), ``max_length`` (the longest input taken),
     ``model`` (the ``transformers`` ``T5GemmaEncoder``) and ``source`` (``"random"`` or the
     pretrained path/id).
     """
+
+    model: Any  # transformers' T5GemmaEncoderModel (untyped here: transformers is optional)
 
     def __init__(self, config: EncoderConfig, vocab_size: int, pad_id: int) -> None:
         super().__init__()
@@ -177,7 +181,7 @@ class T5GemmaEncoder(nn.Module):
         )
         try:
             hf_config = hf.auto_config.from_pretrained(source, local_files_only=local)
-        except (OSError, KeyError, *hf.config_errors) as err:
+        except (OSError, KeyError, *hf.config_errors) as err:  # type: ignore[misc]
             raise ValueError(f"found no T5Gemma checkpoint in {where}{offline_hint}: {err}") from err
         if not isinstance(hf_config, hf.config):
             kind = getattr(hf_config, "model_type", type(hf_config).__name__)
@@ -187,7 +191,7 @@ class T5GemmaEncoder(nn.Module):
         hf_config.is_encoder_decoder = False
         _set_dropout(hf_config.encoder, config.dropout)
 
-        class _EncoderOnly(hf.encoder_model):  # type: ignore[misc, valid-type]
+        class _EncoderOnly(hf.encoder_model):  # type: ignore[name-defined]
             _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = [r"(^|\.)decoder\.", r"(^|\.)lm_head\."]
 
         try:

@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -256,7 +256,14 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> Train
     optimizer = _optimizer(model, config)
     scheduler = _schedule(optimizer, total_steps, config.warmup_fraction)
 
-    state = {"epoch": 0, "step": 0, "best_val": math.inf, "bad_epochs": 0, "history": [], "seconds": 0.0}
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "step": 0,
+        "best_val": math.inf,
+        "bad_epochs": 0,
+        "history": [],
+        "seconds": 0.0,
+    }
     best_weights = copy.deepcopy(model.state_dict())
     checkpoint = Path(config.checkpoint_dir) / "train_state.pt" if config.checkpoint_dir else None
     # What must match for a checkpoint to be resumed (not the time budget or the progress bar).

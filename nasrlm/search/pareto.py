@@ -81,18 +81,18 @@ def _hv_batch(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return total
 
 
-def hypervolume(points: np.ndarray, reference: Sequence[float]) -> float:
+def hypervolume(points: np.ndarray, reference: Sequence[float] | np.ndarray) -> float:
     """Volume dominated by ``points`` [N, K] and bounded by ``reference`` (minimization)."""
-    points = np.asarray(points, dtype=np.float64).reshape(-1, len(reference))
-    reference = np.asarray(reference, dtype=np.float64)
-    inside = points[np.all(points < reference, axis=1)]
+    ref = np.asarray(reference, dtype=np.float64)
+    points = np.asarray(points, dtype=np.float64).reshape(-1, len(ref))
+    inside = points[np.all(points < ref, axis=1)]
     if len(inside) == 0:
         return 0.0
-    return float(_hv_batch(inside[pareto_mask(inside)][None], reference)[0])
+    return float(_hv_batch(inside[pareto_mask(inside)][None], ref)[0])
 
 
 def hypervolume_improvement(
-    candidates: np.ndarray, front: np.ndarray, reference: Sequence[float], *, chunk: int = 4096
+    candidates: np.ndarray, front: np.ndarray, reference: Sequence[float] | np.ndarray, *, chunk: int = 4096
 ) -> np.ndarray:
     """How much each candidate point [..., K] would add to the hypervolume of ``front`` [F, K].
 
@@ -102,23 +102,23 @@ def hypervolume_improvement(
     ``chunk`` at a time to bound memory.
     """
     candidates = np.asarray(candidates, dtype=np.float64)
-    reference = np.asarray(reference, dtype=np.float64)
-    k = len(reference)
+    ref = np.asarray(reference, dtype=np.float64)
+    k = len(ref)
     flat = candidates.reshape(-1, k)
     front = np.asarray(front, dtype=np.float64).reshape(-1, k)
-    front = front[np.all(front < reference, axis=1)]
+    front = front[np.all(front < ref, axis=1)]
     if len(front):
         front = front[pareto_mask(front)]
     gains = np.zeros(len(flat))
-    can_gain = np.all(flat < reference, axis=1)
+    can_gain = np.all(flat < ref, axis=1)
     if len(front):
         can_gain &= ~np.any(np.all(front[None, :, :] <= flat[:, None, :], axis=2), axis=1)
     rows = np.flatnonzero(can_gain)
     for start in range(0, len(rows), chunk):
         block = flat[rows[start : start + chunk]]
-        box = np.prod(reference - block, axis=1)
+        box = np.prod(ref - block, axis=1)
         if len(front):
-            covered = _hv_batch(np.maximum(front[None, :, :], block[:, None, :]), reference)
+            covered = _hv_batch(np.maximum(front[None, :, :], block[:, None, :]), ref)
             box = np.clip(box - covered, 0.0, None)
         gains[rows[start : start + chunk]] = box
     return gains.reshape(candidates.shape[:-1])

@@ -12,6 +12,7 @@ import functools
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,22 +21,46 @@ import numpy as np
 from nasrlm.core.cache import atomic_write_bytes, atomic_write_text
 from nasrlm.search.pareto import hypervolume, pareto_mask, to_minimization
 from nasrlm.search.sampler import stored_predictions
+from search_spaces.base import TabularSpace
 
 if TYPE_CHECKING:
-    from nasrlm.search.runner import SearchConfig, SearchResult
+    from nasrlm.search.runner import SearchConfig
 
-__all__ = ["exact_front", "summarize", "trials_frame", "write_results"]
+__all__ = ["SearchResult", "exact_front", "summarize", "trials_frame", "write_results"]
+
+
+@dataclass
+class SearchResult:
+    study: Any  # optuna.Study
+    front: Any  # pandas.DataFrame: architecture, measured values, predictions with uncertainty
+    trials: Any  # pandas.DataFrame of every finished trial
+    reference: tuple[float, ...]
+    hypervolume: float
+    exact_hypervolume: float | None  # the space's true front, for benchmark spaces
+    seconds: float
+    seconds_per_trial: float
+
+    @property
+    def hypervolume_ratio(self) -> float | None:
+        if not self.exact_hypervolume:
+            return None
+        return self.hypervolume / self.exact_hypervolume
 
 
 def _maximize(space: Any, objectives: Sequence[str]) -> list[bool]:
-    return [space.metrics[name].direction == "maximize" for name in objectives]
+    return [space.metric(name).direction == "maximize" for name in objectives]
 
 
 @functools.cache
-def _exact(space_name: str, objectives: tuple[str, ...], reference: tuple[float, ...]) -> tuple[np.ndarray, float]:
-    from search_spaces import get_space
+def _exact_shipped(
+    space_name: str, objectives: tuple[str, ...], reference: tuple[float, ...]
+) -> tuple[np.ndarray, float]:
+    from search_spaces import get_tabular_space
 
-    space = get_space(space_name)
+    return _exact(get_tabular_space(space_name, "an exact front"), objectives, reference)
+
+
+def _exact(space: Any, objectives: tuple[str, ...], reference: tuple[float, ...]) -> tuple[np.ndarray, float]:
     values = np.stack([np.asarray(space.values(name), dtype=np.float64) for name in objectives], axis=1)
     points = to_minimization(values, _maximize(space, objectives))
     ref = to_minimization(np.asarray(reference), _maximize(space, objectives))
@@ -44,10 +69,17 @@ def _exact(space_name: str, objectives: tuple[str, ...], reference: tuple[float,
 
 
 def exact_front(space: Any, objectives: Sequence[str], reference: Sequence[float]) -> tuple[np.ndarray, float] | None:
-    """Indices of the space's true Pareto front and its hypervolume (None where the space has no table)."""
-    if not hasattr(space, "values"):
+    """Indices of the space's true Pareto front and its hypervolume (None where the space has no table,
+    or an objective is a device measured on only some of its archs)."""
+    if not isinstance(space, TabularSpace):
         return None
-    return _exact(space.name, tuple(objectives), tuple(float(r) for r in reference))
+    key = (tuple(objectives), tuple(float(r) for r in reference))
+    if all(name in space.metrics for name in objectives):  # shipped tables never change: cached
+        return _exact_shipped(space.name, *key)
+    try:
+        return _exact(space, *key)  # a measured device: its table may have grown since
+    except KeyError:  # UnmeasuredArchError: no complete table, so no exact front
+        return None
 
 
 def _complete(study: Any) -> list[Any]:
@@ -137,13 +169,13 @@ def _plot(frame: Any, space: Any, objectives: Sequence[str], reference: Sequence
     ax.scatter(front[x_name], front[y_name], s=24, color="tab:red", zorder=3, label=f"found front ({len(front)})")
     ax.axvline(reference[1], color="tab:blue", lw=0.8, ls=":")
     ax.axhline(reference[0], color="tab:blue", lw=0.8, ls=":", label="reference point")
-    units = {name: space.metrics[name].unit for name in objectives}
+    units = {name: space.metric(name).unit for name in objectives}
     ax.set_xlabel(f"{x_name} ({units[x_name]})")
     ax.set_ylabel(f"{y_name} ({units[y_name]})")
     # Zoom on the region the hypervolume counts: points beyond the reference add nothing to it.
     top = max(float(frame[y_name].max()), reference[0], float(ys.max()) if known is not None else -math.inf)
     span = max(top - reference[0], 1e-9)
-    if space.metrics[y_name].direction == "maximize":
+    if space.metric(y_name).direction == "maximize":
         ax.set_ylim(reference[0] - 0.25 * span, top + 0.05 * span)
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
@@ -164,7 +196,6 @@ def write_results(
     seconds_per_trial: float,
 ) -> SearchResult:
     """Build the result; with ``config.out``, write front.csv/json, trials.csv, front.png and summary.json."""
-    from nasrlm.search.runner import SearchResult
 
     objectives = list(config.objectives)
     front_numbers = _front_numbers(study, space, objectives)

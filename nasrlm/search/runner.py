@@ -26,7 +26,11 @@ from typing import Any
 import numpy as np
 from optuna.samplers import BaseSampler
 
+from nasrlm.core.errors import NasrlmError
+from nasrlm.hardware.devices import registered_metrics
+from nasrlm.search.results import SearchResult, summarize, write_results
 from nasrlm.search.sampler import RLMSampler, RLMSamplerConfig
+from search_spaces.base import SearchSpace, TabularSpace
 
 __all__ = [
     "SAMPLERS",
@@ -48,7 +52,7 @@ SAMPLERS = ("rlm", "nsga2", "tpe", "random", "gp")
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*(<=|>=|<|>)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
 
 
-class SearchError(ValueError):
+class SearchError(NasrlmError, ValueError):
     """A search asked for something that does not exist; the message lists what does."""
 
 
@@ -116,24 +120,6 @@ class SearchConfig:
     @property
     def default_study_name(self) -> str:
         return self.study_name or f"{self.space}-{'-'.join(self.objectives)}-{self.sampler}-seed{self.seed}"
-
-
-@dataclass
-class SearchResult:
-    study: Any  # optuna.Study
-    front: Any  # pandas.DataFrame: architecture, measured values, predictions with uncertainty
-    trials: Any  # pandas.DataFrame of every finished trial
-    reference: tuple[float, ...]
-    hypervolume: float
-    exact_hypervolume: float | None  # the space's true front, for benchmark spaces
-    seconds: float
-    seconds_per_trial: float
-
-    @property
-    def hypervolume_ratio(self) -> float | None:
-        if not self.exact_hypervolume:
-            return None
-        return self.hypervolume / self.exact_hypervolume
 
 
 def open_storage(url: str | None, *, heartbeat: int = 300) -> Any:
@@ -213,17 +199,11 @@ def _lost_schema_creation_race(exc: Exception) -> bool:
     return "already exists" in message
 
 
-def _network_fn(space: Any) -> Callable[[dict[str, Any]], str]:
-    """Trial parameters -> ONNX text, using the space's text cache where it has one."""
-    table: list[str] | None = None
-    if hasattr(space, "text_cache_path") and space.text_cache_path().is_file():
-        table = space.onnx_texts()
+def _network_fn(space: SearchSpace) -> Callable[[dict[str, Any]], str]:
+    """Trial parameters -> the text the RLM reads, through the space's converter."""
 
     def to_network(params: dict[str, Any]) -> str:
-        arch = space.from_params(params)
-        if table is not None and hasattr(arch, "index"):
-            return table[arch.index]
-        return space.onnx_text(arch)
+        return space.to_texts([space.from_params(params)])[0]
 
     return to_network
 
@@ -240,7 +220,7 @@ def load_surrogate(config: SearchConfig) -> Any:
         raise SearchError(f"surrogate {config.surrogate}: {exc}") from None
 
 
-def make_sampler(config: SearchConfig, space: Any, *, seed: int, surrogate: Any = None) -> Any:
+def make_sampler(config: SearchConfig, space: SearchSpace, *, seed: int, surrogate: Any = None) -> Any:
     """The Optuna sampler ``config.sampler`` names, seeded with ``seed``.
 
     ``surrogate``: the RLM sampler's surrogate, already loaded (default: ``config.surrogate``).
@@ -260,7 +240,7 @@ def make_sampler(config: SearchConfig, space: Any, *, seed: int, surrogate: Any 
             surrogate=surrogate if surrogate is not None else config.surrogate,
             config=rlm,
             seed=seed,
-            valid_ranges={name: space.metrics[name].valid_range for name in config.objectives},
+            valid_ranges={name: space.metric(name).valid_range for name in config.objectives},
         )
     # Constraints reach every sampler through the trials (``trial.set_constraint``, Optuna 5).
     if config.sampler == "nsga2":
@@ -336,19 +316,26 @@ def _suggest(trial: Any, name: str, distribution: Any) -> Any:
     raise TypeError(f"unsupported distribution {type(distribution).__name__} for parameter {name!r}")
 
 
-def _benchmark_evaluate(space: Any, metrics: Sequence[str]) -> Callable[[Any], dict[str, float]]:
+def _benchmark_evaluate(space: SearchSpace, metrics: Sequence[str]) -> Callable[[Any], dict[str, float]]:
     def evaluate(arch: Any) -> dict[str, float]:
         return {name: float(space.query(arch, name)) for name in metrics}
 
     return evaluate
 
 
-def _check_metrics(space: Any, names: Sequence[str], what: str) -> None:
-    unknown = [n for n in names if n not in space.metrics]
+def _check_metrics(space: SearchSpace, names: Sequence[str], what: str) -> None:
+    """Every name is a metric of ``space``: shipped, or a device the user measured (``nasrlm verify``)."""
+    unknown = []
+    for name in names:
+        try:
+            space.metric(name)
+        except KeyError:  # UnknownMetricError
+            unknown.append(name)
     if unknown:
+        measured = registered_metrics(space.name)
         raise SearchError(
             f"unknown {what} {', '.join(map(repr, unknown))} for space {space.name!r}; "
-            f"valid metrics: {', '.join(space.metrics)}"
+            f"valid metrics: {', '.join([*space.metrics, *(m for m in measured if m not in space.metrics)])}"
         )
 
 
@@ -370,16 +357,30 @@ def claim_architecture(trial: Any, arch: str) -> bool:
     return not any(other.number != trial.number and other.user_attrs.get(ARCH_ATTR) == arch for other in others)
 
 
-def default_reference(space: Any, objectives: Sequence[str]) -> tuple[float, ...] | None:
-    """For a benchmark space: the worst decile of each objective over the whole space (None elsewhere)."""
-    if not hasattr(space, "values"):
+def default_reference(space: SearchSpace, objectives: Sequence[str]) -> tuple[float, ...] | None:
+    """For a tabular space: the worst decile of each objective over the whole space (None elsewhere).
+
+    A measured device covers only the archs measured on it: its decile is over those.
+    """
+    if not isinstance(space, TabularSpace):
         return None
     reference = []
     for name in objectives:
-        values = np.asarray(space.values(name), dtype=np.float64)
-        maximize = space.metrics[name].direction == "maximize"
+        if name in space.metrics:
+            values = np.asarray(space.values(name), dtype=np.float64)
+        else:
+            values = np.asarray(_measured_values(space, name), dtype=np.float64)
+        maximize = space.metric(name).direction == "maximize"
         reference.append(float(np.nanquantile(values, 0.1 if maximize else 0.9)))
     return tuple(reference)
+
+
+def _measured_values(space: SearchSpace, metric: str) -> list[float]:
+    """Every value a user-measured device table holds for ``metric`` (the archs measured on it)."""
+    from nasrlm.hardware.devices import find_table
+
+    table = find_table(space.name, metric)
+    return [] if table is None else list(table.latency_ms.values())
 
 
 def run_search(
@@ -391,7 +392,6 @@ def run_search(
     """Run (or resume) the study of ``config`` until it holds ``config.budget`` finished trials."""
     import optuna
 
-    from nasrlm.search.results import summarize, write_results
     from search_spaces import UnknownSpaceError, get_space
 
     try:
@@ -399,7 +399,7 @@ def run_search(
     except UnknownSpaceError as exc:
         raise SearchError(str(exc)) from None
     _check_metrics(space, config.objectives, "objective")
-    size = getattr(space, "size", None)
+    size = space.size if isinstance(space, TabularSpace) else None
     if size is not None and config.budget > size:  # no architecture is queried twice, so it could never finish
         raise SearchError(
             f"budget {config.budget:,} is more than the {size:,} architectures of space {space.name!r}; give at most "
@@ -410,9 +410,9 @@ def run_search(
     reference = config.reference or default_reference(space, config.objectives)
     if reference is None:
         raise SearchError("give a hypervolume reference point (one value per objective) for this space")
-    directions = [space.metrics[name].direction for name in config.objectives]
+    directions = [space.metric(name).direction for name in config.objectives]
     if evaluate is None:
-        if not hasattr(space, "values"):
+        if not isinstance(space, TabularSpace):
             raise SearchError(f"space {space.name!r} has no benchmark table: pass an evaluate function")
         extra = [c.metric for c in constraints if c.metric not in config.objectives]
         evaluate = _benchmark_evaluate(space, [*config.objectives, *dict.fromkeys(extra)])

@@ -47,13 +47,14 @@ from optuna.trial import FrozenTrial, TrialState
 from nasrlm.rlm.recipe import DEFAULT_RECIPE
 from nasrlm.rlm.training import TrainConfig
 from nasrlm.search.pareto import hypervolume_improvement, pareto_mask, to_minimization
-from nasrlm.text.convert import to_texts
+from nasrlm.text.convert import OnnxConverter
 
 __all__ = ["PREDICTION_ATTR", "RLMSampler", "RLMSamplerConfig", "stored_predictions"]
 
 # Prefix of the study user attrs "nasrlm:prediction:<trial number>": what the surrogate predicted
 # for the network that trial evaluated, when it proposed it.
 PREDICTION_ATTR = "nasrlm:prediction"
+_CONVERT = OnnxConverter()  # what to_network returns (ONNX text, a ModelProto, (module, input)...) as text
 
 # Trials whose network is taken: being evaluated, evaluated, or waiting in the queue. A failed
 # trial's network is free again (a heartbeat retry, or a fix to the objective, may evaluate it).
@@ -153,6 +154,8 @@ def _contains(distribution: BaseDistribution, value: Any) -> bool:
         return any(type(value) is type(choice) and value == choice for choice in distribution.choices)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         return False
+    if not isinstance(distribution, (FloatDistribution, IntDistribution)):
+        return False
     if not distribution.low <= value <= distribution.high:
         return False
     step = getattr(distribution, "step", None)
@@ -169,9 +172,11 @@ def _is_module(network: Any) -> bool:
     return isinstance(network, torch.nn.Module)
 
 
-def _neighbours(params: Mapping[str, Any], space: Mapping[str, BaseDistribution], rng: np.random.Generator) -> list:
+def _neighbours(
+    params: Mapping[str, Any], space: Mapping[str, BaseDistribution], rng: np.random.Generator
+) -> list[dict[str, Any]]:
     """Every one-step change of a categorical parameter of ``space``; two random redraws of each numeric one."""
-    out = []
+    out: list[dict[str, Any]] = []
     for name, distribution in space.items():
         if isinstance(distribution, CategoricalDistribution):
             values = [c for c in distribution.choices if c != params.get(name)]
@@ -415,7 +420,7 @@ class RLMSampler(BaseSampler):
             try:
                 network = self.to_network(dict(params))
                 self._exported = self._exported or _is_module(network)
-                self._texts[key] = to_texts([network])[0]
+                self._texts[key] = _CONVERT.one(network)
             except Exception as exc:  # a user's function: one bad network must not stop the study
                 self._texts[key] = None
                 self._warn_once(
@@ -454,13 +459,13 @@ class RLMSampler(BaseSampler):
             else:
                 partial[f"constraint:{key}"] = rows
         steps = self.config.first_fit_steps if self._fits == 0 else self.config.refit_steps
-        self.surrogate.fit([f.text for f in finished], targets, self._train_config(steps, len(finished)), raw_text=True)
+        self.surrogate.fit([f.text for f in finished], targets, self._train_config(steps, len(finished)))
         for objective, rows in partial.items():
             key = objective.removeprefix("constraint:")
             known = objective in self.surrogate.objectives
             column = {objective: np.array([finished[i].trial.constraints[key] for i in rows], dtype=np.float64)}
             config = self._train_config(self.config.refit_steps if known else self.config.first_fit_steps, len(rows))
-            self.surrogate.fit([finished[i].text for i in rows], column, config, raw_text=True)
+            self.surrogate.fit([finished[i].text for i in rows], column, config)
         self._fits += 1
         self._fitted_on = numbers
 
@@ -575,7 +580,6 @@ class RLMSampler(BaseSampler):
             texts,
             num_samples=self.config.num_samples,
             objectives=decode,
-            raw_text=True,
             seed=int(self._rng.integers(2**31)),
             temperature=self.config.temperature,
             state_cache=self._states,

@@ -1,21 +1,29 @@
-"""Turning what users hold into the text the RLM reads.
+"""Converters: what users hold, as the text the RLM reads. The surrogate itself maps text to numbers.
 
-Accepted: ONNX text (kept as is), the path of an ``.onnx`` file, an architecture string of a known
-search space, an ``onnx.ModelProto``, a ``(torch.nn.Module, example_input)`` pair, or a bare module
-when the search space says what its input looks like. Any other text (source code, a kernel) is
-read as is by the generic ``fit``/``predict`` path, which passes ``raw_text=True``.
+A converter is any callable ``inputs -> list[str]``. Three kinds exist:
+
+- a search space's own, :meth:`search_spaces.base.SearchSpace.to_texts`: its architectures (objects,
+  strings, tabular indices) and everything :class:`OnnxConverter` accepts;
+- :class:`OnnxConverter`: ONNX text (kept as is), the path of an ``.onnx`` file, an
+  ``onnx.ModelProto``, a ``(torch.nn.Module, example_input)`` pair, or a bare module when the
+  converter was given an example input;
+- :class:`TextConverter`: any text as is (source code, kernels: code-to-metric).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nasrlm.text.reading_text import is_reading_text
 
-__all__ = ["looks_like_onnx_text", "to_texts"]
+__all__ = ["Converter", "OnnxConverter", "TextConverter", "looks_like_onnx_text"]
+
+
+class Converter(Protocol):
+    def __call__(self, inputs: Iterable[Any]) -> list[str]: ...
 
 
 def looks_like_onnx_text(text: str) -> bool:
@@ -24,59 +32,70 @@ def looks_like_onnx_text(text: str) -> bool:
     return (head.startswith("<") and "ir_version" in head) or is_reading_text(head)
 
 
-def _one(item: Any, space: Any, index: int) -> str:
-    import onnx
+class TextConverter:
+    """Texts as they are, checked to be strings (source code, kernels, ONNX text)."""
 
-    from nasrlm.text.onnx_text import to_onnx_text
+    def __call__(self, inputs: Iterable[Any]) -> list[str]:
+        items = list(inputs)
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise TypeError(f"input {i} has type {type(item).__name__}; this converter reads text only")
+        return items
 
-    if isinstance(item, str):
-        if looks_like_onnx_text(item):
-            return item
-        if item.endswith(".onnx"):
+
+class OnnxConverter:
+    """Networks in any exportable form, as canonical ONNX text (:mod:`nasrlm.text.onnx_text`).
+
+    ``example_input`` (a tensor, or a ``batch_size -> tensor`` function) lets bare modules be exported;
+    ``functions`` are module classes kept as ONNX local functions.
+    """
+
+    def __init__(
+        self,
+        example_input: Any = None,
+        functions: Sequence[type] = (),
+    ) -> None:
+        self.example_input = example_input
+        self.functions = tuple(functions)
+
+    def _example(self) -> Any:
+        return self.example_input() if callable(self.example_input) else self.example_input
+
+    def one(self, item: Any, index: int = 0) -> str:
+        import onnx
+
+        from nasrlm.text.onnx_text import to_onnx_text
+
+        if isinstance(item, str):
+            if looks_like_onnx_text(item):
+                return item
+            if item.endswith(".onnx"):
+                return to_onnx_text(item)
+            raise ValueError(
+                f"input {index} ({item[:60]!r}) is neither ONNX text nor an .onnx path; convert architecture "
+                "strings with their search space's to_texts"
+            )
+        if isinstance(item, os.PathLike):
+            return to_onnx_text(Path(item))
+        if isinstance(item, onnx.ModelProto):
             return to_onnx_text(item)
-        if space is not None:
-            return space.onnx_text(space.parse(item))
-        raise ValueError(
-            f"input {index} ({item[:60]!r}) is neither ONNX text nor an .onnx path, and no search space "
-            "was given to parse it as an architecture string"
+        import torch
+
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], torch.nn.Module):
+            return to_onnx_text(item[0], item[1], functions=self.functions)
+        if isinstance(item, torch.nn.Module):
+            if self.example_input is None:
+                raise ValueError(
+                    f"input {index} is a torch.nn.Module: pass (module, example_input) so it can be exported"
+                )
+            return to_onnx_text(item, self._example(), functions=self.functions)
+        raise TypeError(
+            f"input {index} has type {type(item).__name__}; expected ONNX text, an .onnx path, an architecture "
+            "of the search space (or its string form), an onnx.ModelProto, or a (torch.nn.Module, example_input) "
+            "pair"
         )
-    if isinstance(item, os.PathLike):
-        return to_onnx_text(Path(item))
-    if isinstance(item, onnx.ModelProto):
-        return to_onnx_text(item)
-    if space is not None and hasattr(space, "onnx_text") and type(item).__name__.endswith("Arch"):
-        return space.onnx_text(item)
-    if isinstance(item, int) and space is not None:
-        return space.onnx_text(item)
-    import torch
 
-    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], torch.nn.Module):
-        return to_onnx_text(item[0], item[1])
-    if isinstance(item, torch.nn.Module):
-        if space is None:
-            raise ValueError(f"input {index} is a torch.nn.Module: pass (module, example_input) so it can be exported")
-        return to_onnx_text(item, space.example_input(), functions=getattr(space, "function_modules", ()))
-    raise TypeError(
-        f"input {index} has type {type(item).__name__}; expected ONNX text, an .onnx path, an architecture "
-        "string or object of the search space, an onnx.ModelProto, or a (torch.nn.Module, example_input) pair"
-    )
-
-
-def to_texts(inputs: Iterable[Any], space: Any = None, *, raw_text: bool = False) -> list[str]:
-    """ONNX text for each input (or the inputs themselves with ``raw_text``)."""
-    items: Sequence[Any] = list(inputs)
-    if raw_text:
-        bad = [i for i, item in enumerate(items) if not isinstance(item, str)]
-        if bad:
-            raise TypeError(f"raw_text inputs must be strings; input {bad[0]} is {type(items[bad[0]]).__name__}")
-        return list(items)
-    if space is not None and hasattr(space, "onnx_texts"):
-        # Architectures of the space (strings, objects, indices) go through its cached batch path.
-        def is_arch(item: Any) -> bool:
-            if isinstance(item, str):
-                return not looks_like_onnx_text(item) and not item.endswith(".onnx")
-            return type(item).__name__.endswith("Arch") or (isinstance(item, int) and not isinstance(item, bool))
-
-        if items and all(is_arch(item) for item in items):
-            return space.onnx_texts([space.parse(i) if isinstance(i, str) else i for i in items])
-    return [_one(item, space, i) for i, item in enumerate(items)]
+    def __call__(self, inputs: Iterable[Any], *, positions: Sequence[int] | None = None) -> list[str]:
+        items = list(inputs)
+        where: Callable[[int], int] = (lambda i: positions[i]) if positions is not None else (lambda i: i)
+        return [self.one(item, where(i)) for i, item in enumerate(items)]

@@ -84,7 +84,7 @@ def export_module(
     try:
         with _EXPORT_LOCK, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, args, buffer, dynamo=False, opset_version=opset)
+            torch.onnx.export(module, args, buffer, dynamo=False, opset_version=opset)  # type: ignore[arg-type]
     finally:
         module.train(was_training)
     return onnx.load_from_string(buffer.getvalue())

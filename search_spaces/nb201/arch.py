@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nasrlm.core.errors import NasrlmError
+
 if TYPE_CHECKING:
     import optuna
 
@@ -62,7 +64,7 @@ _NON_NEGATIVE_INT = re.compile(r"0|[1-9][0-9]*")
 _INDEX_TABLE = "nb201_test_acc_200ep"
 
 
-class ArchStringError(ValueError):
+class ArchStringError(NasrlmError, ValueError):
     """An NB201 architecture string (or op tuple) is malformed; the message says what and what is valid."""
 
 

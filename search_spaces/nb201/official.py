@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search_spaces.base import NON_NEGATIVE, PERCENT, Metric, UnknownMetricError
+from nasrlm.core.errors import NasrlmError
+from search_spaces.base import NON_NEGATIVE, PERCENT, Direction, Metric, UnknownMetricError
 
 if TYPE_CHECKING:
     from nas_201_api import ArchResults, NASBench201API
@@ -62,7 +63,7 @@ _SPLITS = {
     "valtest": "on 'ori-test' = x-valid + x-test, for cifar100 / ImageNet16-120 only",
 }
 # get_more_info field -> (our suffix, direction, unit, what it is)
-_FIELDS = {
+_FIELDS: dict[str, tuple[str, Direction, str, str]] = {
     "accuracy": ("acc", "maximize", "%", "top-1 accuracy after the requested epoch"),
     "loss": ("loss", "minimize", "", "cross-entropy loss after the requested epoch"),
     "all-time": ("time_s", "minimize", "s", "time summed over epochs 0..epoch, as recorded by NB201"),
@@ -117,7 +118,7 @@ TABLE_EQUIVALENTS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class OfficialBenchmarkError(RuntimeError):
+class OfficialBenchmarkError(NasrlmError, RuntimeError):
     """The official benchmark file is missing, unreadable, or not in the NAS-Bench-201 format."""
 
 

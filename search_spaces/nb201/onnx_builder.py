@@ -11,6 +11,7 @@ asserts identical text on architectures covering every op and every dead-node pa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import onnx
 from onnx import TensorProto, helper
@@ -41,7 +42,7 @@ class _Graph:
         """Op type of the node that outputs ``value`` (None for graph inputs)."""
         return next((n.op_type for n in self.nodes if value in n.output), None)
 
-    def add(self, op: str, inputs: Sequence[str], scope: str = "/", **attributes: object) -> str:
+    def add(self, op: str, inputs: Sequence[str], scope: str = "/", **attributes: Any) -> str:
         out = f"v{len(self.nodes)}"
         self.nodes.append(
             helper.make_node(op, list(inputs), [out], name=f"{scope}{op}_{len(self.nodes)}", **attributes)
@@ -60,7 +61,7 @@ def _conv_attrs(kernel: int, stride: int) -> dict[str, object]:
     }
 
 
-def _edges(ops: Sequence[str], keep_dead: bool) -> list[tuple[int, int, str]]:
+def cell_edges(ops: Sequence[str], keep_dead: bool) -> list[tuple[int, int, str]]:
     """Non-``none`` edges; without ``keep_dead`` only those that reach the cell output (as exported)."""
     edges = [(dst, src, op) for (dst, src), op in zip(EDGES, ops, strict=True) if op != "none"]
     if keep_dead:
@@ -78,13 +79,13 @@ def _add_cell(g: _Graph, ops: Sequence[str], x: str, channels: int, scope: str, 
     ``keep_dead`` also emits the ops whose result never reaches the cell output: the network runs
     them (and the benchmarks timed them), though the exporter drops them.
     """
-    edges = _edges(ops, keep_dead)
+    edges = cell_edges(ops, keep_dead)
     # TorchScript's common-subexpression pass merges identical ops on identical inputs: the ReLU in
     # front of several convs, two pools of one node, the zero of two empty nodes, x + x twice.
     # Convs never merge: each has its own weights.
     seen: dict[tuple[str, ...], str] = {}
 
-    def emit(op: str, inputs: list[str], **attributes: object) -> str:
+    def emit(op: str, inputs: list[str], **attributes: Any) -> str:
         key = (op, *inputs, repr(sorted(attributes.items())))
         if op == "Conv" or key not in seen:
             seen[key] = g.add(op, inputs, scope, **attributes)

@@ -1,5 +1,6 @@
-"""NAS-Bench-201 as a :class:`~search_spaces.base.SearchSpace`: one object for architectures,
-networks, ONNX text and every metric, tabulated (accuracy, latency) or computed (params, FLOPs)."""
+"""NAS-Bench-201 as a :class:`~search_spaces.base.TabularSpace`: one object for architectures,
+networks, ONNX text and every metric, tabulated (accuracy, latency) or computed (params, FLOPs), with
+its hooks: the direct ONNX builder, the cell DAG that graph predictors read, the fused Triton ops."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from nasrlm.core.cache import atomic_write_bytes, cache_dir
 
-from ..base import NON_NEGATIVE, Metric, UnknownMetricError
+from ..base import NON_NEGATIVE, BaseTabularSpace, DagSpec, Metric, UnknownMetricError
 from . import arch as _arch
 from .arch import NUM_ARCHS, Nb201Arch
 from .benchmark import Nb201Benchmark
@@ -77,15 +78,16 @@ def _text_format_key() -> str:
 
     digest = hashlib.sha256()
     for module in (onnx_text, onnx_builder):
-        digest.update(Path(module.__file__).read_bytes())
+        digest.update(Path(str(module.__file__)).read_bytes())
     digest.update(onnx.__version__.encode())
     return digest.hexdigest()[:16]
 
 
-class Nb201Space:
+class Nb201Space(BaseTabularSpace):
     """NAS-Bench-201 (15,625 cells, official index order) with its shipped benchmark metrics."""
 
     name = "nb201"
+    arch_type = Nb201Arch
 
     def __init__(self) -> None:
         self.benchmark = Nb201Benchmark()
@@ -103,15 +105,18 @@ class Nb201Space:
     def parse(self, text: str) -> Nb201Arch:
         return Nb201Arch.from_str(text)
 
-    def arch(self, arch: ArchLike) -> Nb201Arch:
+    def arch(self, key: ArchLike) -> Nb201Arch:
         """An :class:`Nb201Arch` from an arch, an arch string or an official index."""
-        if isinstance(arch, Nb201Arch):
-            return arch
-        if isinstance(arch, str):
-            return Nb201Arch.from_str(arch)
-        if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
-            return Nb201Arch.from_index(int(arch))
-        raise TypeError(f"expected an Nb201Arch, an NB201 arch string or an index, got {type(arch).__name__}")
+        if isinstance(key, Nb201Arch):
+            return key
+        if isinstance(key, str):
+            return Nb201Arch.from_str(key)
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            return Nb201Arch.from_index(int(key))
+        raise TypeError(f"expected an Nb201Arch, an NB201 arch string or an index, got {type(key).__name__}")
+
+    def index(self, arch: ArchLike) -> int:
+        return self.arch(arch).index
 
     def sample(self, rng: np.random.Generator) -> Nb201Arch:
         return _arch.sample_arch(rng)
@@ -141,15 +146,31 @@ class Nb201Space:
         return torch.randn(batch_size, *INPUT_SHAPE)
 
     @property
-    def function_modules(self) -> tuple[type, ...]:
+    def function_modules(self) -> tuple[type, ...]:  # type: ignore[override]
         """Module classes folded into ONNX local functions when one of this space's networks is exported."""
         from .model import Nb201Cell
 
         return (Nb201Cell,)
 
+    def onnx_model(self, arch: ArchLike, batch_size: int = 1) -> Any:
+        """The graph the exporter would write (every edge, dead ones included), built directly in ~10 ms."""
+        from .onnx_builder import build_onnx
+
+        model = build_onnx(self.arch(arch).ops)
+        if batch_size != 1:
+            model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = batch_size
+            model.graph.output[0].type.tensor_type.shape.dim[0].dim_value = batch_size
+        return model
+
     def onnx_text(self, arch: ArchLike) -> str:
         """Canonical ONNX text (cells as one local function), built directly (~10 ms)."""
         return _text_of_ops(self.arch(arch).ops)
+
+    def _make_text(self, arch: Any) -> str:
+        return _text_of_ops(arch.ops)
+
+    def _texts_of_archs(self, archs: list[Any]) -> list[str]:
+        return self.onnx_texts(archs)
 
     def onnx_text_exported(self, arch: ArchLike) -> str:
         """The same text through the general path: build the torch module and export it (~0.2 s)."""
@@ -201,26 +222,16 @@ class Nb201Space:
     def metrics(self) -> dict[str, Metric]:
         return {**self.benchmark.metrics, **_COMPUTED_METRICS}
 
-    def metric(self, name: str) -> Metric:
+    def _unknown_metric(self, name: str) -> UnknownMetricError:
         try:
-            return self.metrics[name]
-        except KeyError:
-            table = self._device_table(name)
-            if table is not None:
-                return Metric(name, "minimize", "ms", table.description, NON_NEGATIVE)
-            self.benchmark.values(name)  # raises the benchmark's error (lists devices for latency_*)
-            raise UnknownMetricError(name, self.name, list(self.metrics)) from None
+            self.benchmark.values(name)  # the benchmark's error lists its devices for latency_*
+        except UnknownMetricError as exc:
+            if name.startswith("latency_"):
+                return exc
+        return super()._unknown_metric(name)
 
-    def _device_table(self, metric: str) -> Any:
-        """A user-measured device table serving ``metric`` (see :mod:`nasrlm.hardware.devices`), or None."""
-        if metric in _COMPUTED_METRICS or metric in self.benchmark.metrics:
-            return None  # the shipped metrics always win: a table cannot shadow them
-        from nasrlm.hardware.devices import find_table
-
-        return find_table(self.name, metric)
-
-    def values(self, metric: str) -> np.ndarray:
-        """All 15,625 values of ``metric`` (read-only), entry ``i`` = official index ``i``."""
+    def _values(self, metric: str) -> np.ndarray:
+        """All 15,625 values of a shipped metric (read-only), entry ``i`` = official index ``i``."""
         if metric in _COMPUTED_METRICS:
             if metric not in self._computed:
                 # Both costs depend only on how many 1x1 and 3x3 convs the cell has: count them in
@@ -238,27 +249,25 @@ class Nb201Space:
                 array.setflags(write=False)
                 self._computed[metric] = array
             return self._computed[metric]
-        table = self._device_table(metric)
-        if table is not None:  # complete tables only: else it raises, naming unmeasured archs
-            return table.values_for(range(NUM_ARCHS))
         return self.benchmark.values(metric)
 
-    def query(self, arch: ArchLike, metric: str) -> float:
-        arch = self.arch(arch)
+    def _query(self, arch: Any, metric: str) -> float:
         if metric in _COMPUTED_METRICS:
             count = count_params if metric == "params" else count_flops
             return count(arch.ops) / 1e6
-        table = self._device_table(metric)
-        if table is not None:
-            return table.value(arch.index)
         return self.benchmark.value(arch.index, metric)
 
-    def query_many(self, archs: Sequence[ArchLike], metric: str) -> np.ndarray:
-        indices = np.array([self.arch(a).index for a in archs], dtype=np.int64)
-        table = self._device_table(metric)
-        if table is not None:
-            return table.values_for(indices.tolist())
-        return self.values(metric)[indices]
+    # --- hooks ---------------------------------------------------------------------------------
+    def graph_spec(self) -> DagSpec:
+        from .graph import NB201_DAG_SPEC
+
+        return NB201_DAG_SPEC
+
+    def fused_module(self, module: Any) -> Any:
+        """The network with each cell's candidate ops fused into one Triton kernel (CUDA)."""
+        from .triton_ops import TritonNb201
+
+        return TritonNb201(module)
 
 
 def build_texts(cells: Sequence[tuple[str, ...]], *, workers: int | None = None, progress: bool = False) -> list[str]:
@@ -276,8 +285,8 @@ def build_texts(cells: Sequence[tuple[str, ...]], *, workers: int | None = None,
             bar.update(len(part))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for part in pool.map(_texts_of_chunk, chunks):
-                texts += part
-                bar.update(len(part))
+            for made in pool.map(_texts_of_chunk, chunks):
+                texts += made
+                bar.update(len(made))
     bar.close()
     return texts

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from nasrlm.core.errors import NasrlmError
+
 __all__ = ["BenchmarkDataError", "data_dir", "load_table", "table_names", "verify_file"]
 
 
-class BenchmarkDataError(RuntimeError):
+class BenchmarkDataError(NasrlmError, RuntimeError):
     """A vendored benchmark file is missing, truncated or altered."""
 
 
@@ -72,7 +74,7 @@ def load_table(name: str) -> pd.DataFrame:
     entry = _manifest().get(filename)
     if entry is None:
         raise BenchmarkDataError(f"unknown benchmark table {name!r}; valid: {', '.join(table_names())}")
-    blob = verify_file(data_dir() / filename, str(entry["sha256"]), int(entry["bytes"]))
+    blob = verify_file(data_dir() / filename, str(entry["sha256"]), int(str(entry["bytes"])))
     try:
         raw = lzma.decompress(blob)
     except lzma.LZMAError as exc:  # checksum passed, so only a bad manifest gets here

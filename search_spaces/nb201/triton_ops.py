@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 import triton
@@ -29,7 +30,7 @@ import triton.language as tl
 from torch import nn
 
 from .model import Nb201Cell, Nb201Network, ReLUConvBN, ResNetBlock, build_network
-from .onnx_builder import _live_edges
+from .onnx_builder import cell_edges
 
 __all__ = [
     "IDENTITY",
@@ -309,8 +310,11 @@ def bn_relu_pool_linear(
 # --- folding a trained module --------------------------------------------------------------------
 def fold_bn(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel (scale, shift) equal to ``bn`` in eval mode."""
-    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-    return scale.float().contiguous(), (bn.bias.detach() - bn.running_mean * scale).float().contiguous()
+    mean, var = bn.running_mean, bn.running_var
+    if mean is None or var is None:
+        raise ValueError("a BatchNorm without running statistics cannot be folded")
+    scale = bn.weight.detach() / torch.sqrt(var + bn.eps)
+    return scale.float().contiguous(), (bn.bias.detach() - mean * scale).float().contiguous()
 
 
 @dataclass(frozen=True, eq=False)
@@ -326,12 +330,14 @@ class FoldedConv:
 
     @classmethod
     def of(
-        cls, conv: nn.Conv2d, bn: nn.BatchNorm2d | None, *, relu: bool, pool_input: bool = False, precision: str
+        cls, conv: nn.Module, bn: nn.Module | None, *, relu: bool, pool_input: bool = False, precision: str
     ) -> FoldedConv:
+        """``conv`` (an ``nn.Conv2d``) then ``bn`` (an ``nn.BatchNorm2d``, or None), folded into one op."""
+        conv = cast(nn.Conv2d, conv)
         weight = conv.weight.detach().float()
         bias = None
         if bn is not None:
-            scale, bias = fold_bn(bn)
+            scale, bias = fold_bn(cast(nn.BatchNorm2d, bn))
             weight = weight * scale[:, None, None, None]
         return cls(weight.contiguous(), bias, conv.stride[0], relu, pool_input, precision)
 
@@ -348,8 +354,8 @@ class FoldedConv:
         )
 
 
-def _relu_conv_bn(module: ReLUConvBN, precision: str) -> FoldedConv:
-    _, conv, bn = module
+def _relu_conv_bn(module: ReLUConvBN | nn.Module, precision: str) -> FoldedConv:
+    _, conv, bn = cast(nn.Sequential, module)
     return FoldedConv.of(conv, bn, relu=True, precision=precision)
 
 
@@ -369,7 +375,7 @@ class TritonNb201:
             raise ValueError(f"precision must be 'ieee' or 'tf32', got {precision!r}")
         stem_conv, stem_bn = network.stem
         self.stem = FoldedConv.of(stem_conv, stem_bn, relu=False, precision=precision)
-        self.layers: list[tuple[str, object]] = []
+        self.layers: list[tuple[str, Any]] = []
         for layer in network.cells:
             if isinstance(layer, ResNetBlock):
                 _pool, conv = layer.downsample  # the 2x2 pool is fused into the 1x1 conv
@@ -383,8 +389,9 @@ class TritonNb201:
                 self.layers.append(("cell", self._cell_plan(layer, precision)))
             else:
                 raise TypeError(f"unexpected layer {type(layer).__name__} in the network")
-        self.head = (*fold_bn(network.lastact[0]), network.classifier.weight.detach().float(), network.classifier.bias)
-        self.head = tuple(t.detach().float().contiguous() for t in self.head)
+        classifier = network.classifier
+        head = (*fold_bn(cast(nn.BatchNorm2d, network.lastact[0])), classifier.weight, classifier.bias)
+        self.head = tuple(t.detach().float().contiguous() for t in head)
 
     @classmethod
     def from_arch(cls, ops: Sequence[str], *, device: str = "cuda", precision: str = "ieee") -> TritonNb201:
@@ -393,7 +400,7 @@ class TritonNb201:
 
     @staticmethod
     def _cell_plan(cell: Nb201Cell, precision: str) -> list[_NodePlan]:
-        live = _live_edges(cell.ops)  # edges that never reach the output are not computed
+        live = cell_edges(cell.ops, keep_dead=False)  # edges that never reach the output are not computed
         needed = {3} | {src for _, src, _ in live}
         plan: list[_NodePlan] = []
         for node in (1, 2, 3):
