@@ -117,6 +117,7 @@ CHECKPOINTS = {
     "v3t": "runs/pretrain_v3t/model",  # as v2t, with the proxies of all archs (v2t had 5,000)
     "v3": "runs/pretrain_v3/model",  # a copy of the v3 default as shipped (v3t's recipe, 4 epochs)
     "v4r": "runs/pretrain_v4r/model",  # reading form, whole networks (512 tokens), + random networks
+    "v5": "runs/pretrain_v5/model",  # v3's labels and text, trained longer (up to 30 epochs, early stopping)
 }
 for _tag, _path in CHECKPOINTS.items():
     VARIANTS[f"{_tag}_frozen"] = Variant(f"{_tag} checkpoint, frozen encoder", init=_path, train=FROZEN)

@@ -2,6 +2,7 @@
 
 Usage: python experiments/bound_rlm.py [--sizes 156] [--seeds 100] [--test-size 1500]
                                        [--work runs/pretrain] [--out runs/bound_rlm.jsonl]
+                                       [--surrogate PATH]   (default: the shipped pretrained model)
 
 The shipped RLM was pretrained on free labels (op counts, graph structure, zero-cost proxies;
 ``experiments/pretrain_default.py``). This script asks where the accuracy signal is lost, on archs
@@ -27,6 +28,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,13 +66,17 @@ def gbdt(features: np.ndarray, train: np.ndarray, test: np.ndarray, y: np.ndarra
     return booster.predict(features[test])
 
 
-def rlm_predicted_labels(names: list[str], texts: list[str], path: Path) -> np.ndarray:
-    """The shipped RLM's most likely value of each free label for every arch, cached in ``path``."""
-    if path.is_file():
-        return np.load(path)
+def load(surrogate: Path | None) -> Any:  # a Surrogate, imported late (with torch)
     from nasrlm.rlm.surrogate import Surrogate
 
-    surrogate = Surrogate.pretrained()
+    return Surrogate.pretrained() if surrogate is None else Surrogate.load(surrogate)
+
+
+def rlm_predicted_labels(names: list[str], texts: list[str], path: Path, surrogate: Path | None) -> np.ndarray:
+    """The RLM's most likely value of each free label for every arch, cached in ``path``."""
+    if path.is_file():
+        return np.load(path)
+    surrogate = load(surrogate)
     samples = surrogate.sample(texts, num_samples=1, temperature=0, objectives=names, batch_size=256, progress=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, samples[:, 0, :])
@@ -79,7 +85,6 @@ def rlm_predicted_labels(names: list[str], texts: list[str], path: Path) -> np.n
 
 def run_one(size: int, seed: int, args: argparse.Namespace, labels, names: list[str], predicted) -> dict:
     from nasrlm.rlm.recipe import DEFAULT_RECIPE
-    from nasrlm.rlm.surrogate import Surrogate
     from search_spaces import get_space
 
     space = get_space("nb201")
@@ -91,10 +96,11 @@ def run_one(size: int, seed: int, args: argparse.Namespace, labels, names: list[
     test_truth = {name: values[test] for name, values in truth.items()}
     true_labels = labels[names].to_numpy()
     row: dict = {"size": size, "seed": seed, "test_archs": len(test), "labelled_archs": len(labelled)}
+    row["surrogate"] = str(args.surrogate or "shipped")
     for key, features in (("gbdt_true", true_labels), ("gbdt_rlm", predicted)):
         row[key] = scores({n: gbdt(features, train, test, truth[n], seed) for n in OBJECTIVES}, test_truth)
     for with_labels in (False, True):
-        surrogate = Surrogate.pretrained()
+        surrogate = load(args.surrogate)
         targets = {name: truth[name][train] for name in OBJECTIVES}
         if with_labels:
             targets = {**{name: true_labels[train, k] for k, name in enumerate(names)}, **targets}
@@ -119,25 +125,26 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/pretrain"), help="pretrain_default's label cache")
     parser.add_argument("--out", type=Path, default=Path("runs/bound_rlm.jsonl"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--surrogate", type=Path, default=None, help="a saved surrogate (default: the shipped one)")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     from pretrain_default import LABEL_SETS, free_labels
 
-    from nasrlm.rlm.surrogate import Surrogate
     from search_spaces import get_space
 
     args.work.mkdir(parents=True, exist_ok=True)
     labels = free_labels(args.work)
     names = [*LABEL_SETS["counts"], *LABEL_SETS["graph"], *LABEL_SETS["proxies"]]
-    shipped = Surrogate.pretrained()
-    missing = [n for n in names if n not in shipped.objectives]
+    missing = [n for n in names if n not in load(args.surrogate).objectives]
     if missing:
-        raise SystemExit(f"the shipped RLM does not decode {missing}")
-    predicted = rlm_predicted_labels(names, get_space("nb201").onnx_texts(), args.out.with_suffix(".labels.npy"))
+        raise SystemExit(f"the RLM does not decode {missing}")
+    cache = args.out.with_suffix(".labels.npy")
+    predicted = rlm_predicted_labels(names, get_space("nb201").onnx_texts(), cache, args.surrogate)
     known = labels[names].notna().to_numpy()
-    print("the shipped RLM decoding its free labels (Spearman with the truth, archs that have them):")
+    who = args.surrogate or "the shipped RLM"
+    print(f"{who} decoding its free labels (Spearman with the truth, archs that have them):")
     for k, name in enumerate(names):
         rho = spearman_rho(labels[name].to_numpy()[known[:, k]], predicted[known[:, k], k])
         print(f"  {name:<20} {rho:.3f}")
@@ -145,7 +152,7 @@ def main() -> None:
     done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.is_file() else []
     for seed in (int(s) for s in args.seeds.split(",")):
         for size in (int(s) for s in args.sizes.split(",")):
-            if not any(r["size"] == size and r["seed"] == seed for r in done):
+            if not any(r["size"] == size and r["seed"] == seed for r in done):  # one --out per surrogate
                 row = run_one(size, seed, args, labels, names, predicted)
                 with args.out.open("a") as handle:
                     handle.write(json.dumps(row) + "\n")
