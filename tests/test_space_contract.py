@@ -148,6 +148,10 @@ def test_toy_space_through_verify_search_and_report(tmp_path, capsys):
     verify_args = ["--device-name", "toy_cpu", "--warmup", "1", "--repeats", "3", "--samples", "4"]
     assert main(["verify", "--space", "toy", "--archs", str(archs), *verify_args, "--out", str(tmp_path / "v")]) == 0
     assert "latency_toy_cpu" in devices.registered_metrics("toy")
+    capsys.readouterr()
+    assert main(["spaces", "toy"]) == 0
+    listed = capsys.readouterr().out
+    assert "toy: 18 architectures" in listed and "latency_toy_cpu" in listed and "minimize  ms" in listed
 
     objectives = ["--objectives", "acc,latency_toy_cpu"]
     search = ["search", "--space", "toy", *objectives, "--budget", "8", "--sampler", "tpe"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nasrlm.cli._common import load_space
+from nasrlm.cli._common import load_space, valid_metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,13 +13,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from search_spaces import available_spaces
+    from search_spaces import available_spaces, is_tabular
 
     names = [args.space] if args.space else available_spaces()
     for name in names:
         space = load_space(name)
-        print(f"{name}: {space.size:,} architectures")
-        for metric in space.metrics.values():
+        print(f"{name}: {f'{space.size:,} architectures' if is_tabular(space) else 'not a tabular benchmark'}")
+        for metric in map(space.metric, valid_metrics(space)):  # shipped, then devices measured here
             if args.verbose:
                 print(f"  {metric.name:<28} {metric.direction:<9} {metric.unit:<7} {metric.description}")
             else:
