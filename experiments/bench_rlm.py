@@ -69,6 +69,7 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         seed=seed,
         joint=DEFAULT_RECIPE.joint,
         temperature=args.temperature,
+        precision=args.precision,
     )
     predict_seconds = time.perf_counter() - started
     row = {
@@ -81,6 +82,7 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         "archs_per_s": len(test_idx) / predict_seconds,
         "samples": args.samples,
         "temperature": args.temperature,
+        "precision": args.precision,
     }
     for name in OBJECTIVES:
         truth = space.values(name)[test_idx]
@@ -98,10 +100,14 @@ def main() -> None:
     parser.add_argument("--train-sizes", default="78,156,469,781,1563")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--test-size", type=int, default=0, help="0 = all remaining archs")
+    from nasrlm.rlm.precision import PRECISIONS
     from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
     parser.add_argument("--samples", type=int, default=DEFAULT_RECIPE.num_samples)
     parser.add_argument("--temperature", type=float, default=DEFAULT_RECIPE.temperature, help="of the sampling")
+    parser.add_argument(
+        "--precision", default=DEFAULT_RECIPE.precision, choices=PRECISIONS, help="of prediction (nasrlm.rlm.precision)"
+    )
     # Unset: the shipped recipe's value (nasrlm.rlm.recipe.DEFAULT_RECIPE).
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)

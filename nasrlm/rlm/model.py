@@ -136,8 +136,25 @@ class _Attention(nn.Module):
         causal: bool = False,
         mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        out = F.scaled_dot_product_attention(self.split(self.q(x)), k, v, attn_mask=mask, is_causal=causal)
+        q = self.split(self.q(x))
+        if q.shape[2] == 1 and mask is None:
+            out = _one_query_attention(q, k, v)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         return self.out(out.transpose(1, 2).flatten(-2))
+
+
+def _one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Attention of one query per row over a few keys ([R, H, 1, d] against [R, H, L, d]).
+
+    The decoding step of sampling: thousands of rows (architectures x samples) with at most a few
+    dozen cached keys each. As elementwise products this is about twice as fast on a CPU as the
+    batched matrix products scaled_dot_product_attention makes of it, and reads the cache's views
+    without copying them.
+    """
+    scores = (q * k).sum(-1, keepdim=True).float() * q.shape[-1] ** -0.5  # [R, H, L, 1]
+    weights = torch.softmax(scores, dim=2).to(v.dtype)
+    return (weights * v).sum(2, keepdim=True)
 
 
 class KVCache:
@@ -367,7 +384,8 @@ class RegressionLM(nn.Module):
                     x = layer(x, mem, cache=cache, samples=samples)
                 if p == t:  # the last digit is in; the next objective token is given, not predicted
                     break
-                logits = self.head(self.final_norm(x[:, -1])).float()
+                with torch.autocast(states.device.type, enabled=False):  # tokens drawn from float32 logits
+                    logits = self.head(self.final_norm(x[:, -1].float()))
                 logits = logits.masked_fill(~self.allowed[p], float("-inf"))
                 if temperature == 0:
                     token = logits.argmax(-1, keepdim=True)

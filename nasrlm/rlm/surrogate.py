@@ -32,6 +32,7 @@ from nasrlm.core.errors import NasrlmError
 from nasrlm.core.version import __version__
 from nasrlm.rlm.model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from nasrlm.rlm.number_tokenizer import NumberTokenizerConfig
+from nasrlm.rlm.precision import prediction_precision
 from nasrlm.rlm.targets import TargetTransform
 from nasrlm.rlm.text_tokenizer import TextTokenizer, TextTokenizerConfig
 from nasrlm.rlm.training import EncodedData, TrainConfig, TrainResult, encode_states, train
@@ -385,6 +386,7 @@ class Surrogate:
         state_cache: MutableMapping[str, torch.Tensor] | None = None,
         joint: bool = True,
         given: Mapping[str, Any] | None = None,
+        precision: str | None = None,
     ) -> np.ndarray:
         """Samples [N, num_samples, K] for the given objectives (default: all, in model order).
 
@@ -399,11 +401,15 @@ class Surrogate:
         computed like a zero-cost proxy), written into the decoded sequence instead of sampled, so
         that the objectives after them are conditioned on the truth (joint decoding only); NaN
         means not known for that input. The samples of a given objective are its given value.
-        """
-        if temperature is None:
-            from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
+        ``precision`` (default: the recipe's): ``float32``, ``bfloat16``, or ``auto``, bfloat16 where
+        the CPU multiplies it natively (:mod:`nasrlm.rlm.precision`).
+        """
+        from nasrlm.rlm.recipe import DEFAULT_RECIPE
+
+        if temperature is None:
             temperature = DEFAULT_RECIPE.temperature
+        precise = prediction_precision(precision or DEFAULT_RECIPE.precision)  # checks it first
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         names = list(objectives or self.objectives)
@@ -429,32 +435,33 @@ class Surrogate:
         from tqdm.auto import tqdm
 
         chunks = []
-        for i in tqdm(range(0, len(texts), batch_size), desc="predicting", disable=not progress):
-            chunk_mask = mask[i : i + batch_size]
-            width = int(chunk_mask.sum(1).max())
-            if state_cache is None:
-                states = encode_states(self.model, ids[i : i + batch_size, :width], chunk_mask[:, :width])
-            else:
-                states = self._cached_states(
-                    texts[i : i + batch_size], ids[i : i + batch_size], chunk_mask, state_cache
-                )
-            sequences = [decode_names] if joint else [[name] for name in decode_names]
-            tokens = torch.cat(
-                [
-                    self.model.sample_tokens(
-                        states,
-                        chunk_mask[:, :width],
-                        seq,
-                        num_samples,
-                        temperature=temperature,
-                        generator=generator,
-                        given=None if given_ids is None else given_ids[i : i + batch_size],
+        with precise:
+            for i in tqdm(range(0, len(texts), batch_size), desc="predicting", disable=not progress):
+                chunk_mask = mask[i : i + batch_size]
+                width = int(chunk_mask.sum(1).max())
+                if state_cache is None:
+                    states = encode_states(self.model, ids[i : i + batch_size, :width], chunk_mask[:, :width])
+                else:
+                    states = self._cached_states(
+                        texts[i : i + batch_size], ids[i : i + batch_size], chunk_mask, state_cache
                     )
-                    for seq in sequences
-                ],
-                dim=2,
-            )
-            chunks.append(self.model.numbers.decode_batch(tokens.numpy()))
+                sequences = [decode_names] if joint else [[name] for name in decode_names]
+                tokens = torch.cat(
+                    [
+                        self.model.sample_tokens(
+                            states,
+                            chunk_mask[:, :width],
+                            seq,
+                            num_samples,
+                            temperature=temperature,
+                            generator=generator,
+                            given=None if given_ids is None else given_ids[i : i + batch_size],
+                        )
+                        for seq in sequences
+                    ],
+                    dim=2,
+                )
+                chunks.append(self.model.numbers.decode_batch(tokens.numpy()))
         if not chunks:
             return np.zeros((0, num_samples, len(names)))
         samples = np.concatenate(chunks)[inverse][:, :, [decode_names.index(n) for n in names]]
