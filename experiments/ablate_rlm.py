@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -176,7 +177,8 @@ for _tag, _path in CHECKPOINTS.items():
                 steps=_steps,
                 target_transform="auto",
             )
-    for _steps, _temperature in ((150, 1.3), (1000, 1.3)):  # wider samples: calibration without early stopping
+    # wider samples: calibration without early stopping (1.6-2.5: for v5, which fits its rows more closely)
+    for _steps, _temperature in itertools.product((150, 1000), (1.3, 1.6, 2.0, 2.5)):
         VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t{round(10 * _temperature)}"] = dataclasses.replace(
             VARIANTS[f"{_tag}_frozen_tt_s{_steps}"],
             description=f"{_tag} checkpoint, frozen, target transform, ~{_steps} steps, temperature {_temperature}",
