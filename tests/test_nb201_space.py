@@ -101,6 +101,25 @@ def test_texts_cache_round_trip(space, tmp_path, monkeypatch):
     monkeypatch.undo()
 
 
+def test_texts_of_a_few_archs_do_not_reread_the_whole_space(space, tmp_path, monkeypatch):
+    # A sampler asks for a few texts thousands of times: the whole-space cache is read once.
+    monkeypatch.setenv("NASRLM_CACHE_DIR", str(tmp_path))
+    few = [Nb201Arch.from_index(i) for i in range(4)]  # a "space" of the first 4 archs, in index order
+    monkeypatch.setattr(space_module.Nb201Space, "archs", lambda self: few)
+    monkeypatch.setattr(space_module, "NUM_ARCHS", 4)  # the cache serves even one arch
+    space_module.Nb201Space().onnx_texts(workers=1)  # writes the cache
+    fresh = space_module.Nb201Space()
+    reads = []
+    real_decompress = space_module.gzip.decompress
+    monkeypatch.setattr(space_module.gzip, "decompress", lambda data: reads.append(1) or real_decompress(data))
+    texts = [fresh.to_texts([arch])[0] for arch in few * 3]
+    assert texts == [fresh.onnx_text(a) for a in few * 3]
+    assert len(reads) == 1
+    everything = fresh.onnx_texts()
+    everything[0] = "changed by a caller"  # a copy: the space's own list is not the caller's
+    assert fresh.onnx_texts()[0] == texts[0]
+
+
 def test_build_texts_parallel_equals_serial():
     cells = SPECIAL[:6]
     assert space_module.build_texts(cells, workers=2) == space_module.build_texts(cells, workers=1)

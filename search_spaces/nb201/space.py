@@ -92,6 +92,9 @@ class Nb201Space(BaseTabularSpace):
     def __init__(self) -> None:
         self.benchmark = Nb201Benchmark()
         self._computed: dict[str, np.ndarray] = {}
+        # The whole-space text, once read (a sampler asks for a few texts at a time, thousands of
+        # times: each call must not decompress the 15,625 texts again).
+        self._every_text: list[str] | None = None
 
     # --- architectures -----------------------------------------------------------------------
     @property
@@ -204,17 +207,23 @@ class Nb201Space(BaseTabularSpace):
         return cache_dir() / f"nb201_onnx_text_{_text_format_key()}.json.gz"
 
     def _all_texts(self, use_cache: bool, workers: int | None, progress: bool) -> list[str]:
+        if use_cache and self._every_text is not None:
+            return self._every_text
         path = self.text_cache_path()
+        texts = None
         if use_cache and path.is_file():
             try:
-                texts = json.loads(gzip.decompress(path.read_bytes()))
-                if isinstance(texts, list) and len(texts) == len(self.archs()):
-                    return texts
+                loaded = json.loads(gzip.decompress(path.read_bytes()))
+                if isinstance(loaded, list) and len(loaded) == len(self.archs()):
+                    texts = loaded
             except (OSError, ValueError, EOFError):
                 pass  # a damaged cache is rebuilt, not trusted
-        texts = build_texts([a.ops for a in self.archs()], workers=workers, progress=progress)
+        if texts is None:
+            texts = build_texts([a.ops for a in self.archs()], workers=workers, progress=progress)
+            if use_cache:
+                atomic_write_bytes(path, gzip.compress(json.dumps(texts).encode(), compresslevel=6))
         if use_cache:
-            atomic_write_bytes(path, gzip.compress(json.dumps(texts).encode(), compresslevel=6))
+            self._every_text = texts
         return texts
 
     # --- metrics -------------------------------------------------------------------------------
