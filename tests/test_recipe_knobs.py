@@ -109,7 +109,8 @@ def test_later_objective_predicted_from_sampled_or_no_context():
     surrogate.fit(texts, {"a": a, "b": 2 * a}, config)
     test_texts, test_convs = _texts(60, seed=3)
     for joint in (True, False):
-        samples = surrogate.sample(test_texts, num_samples=8, objectives=["b"], joint=joint)
+        # Temperature 1 (not the recipe's wider sampling): this is about what the model learned.
+        samples = surrogate.sample(test_texts, num_samples=8, objectives=["b"], joint=joint, temperature=1.0)
         assert spearmanr(np.median(samples[:, :, 0], axis=1), test_convs)[0] > 0.85, joint
     # Marginal decoding of b alone equals b's column when both are decoded marginally.
     alone = surrogate.sample(test_texts[:5], num_samples=4, objectives=["b"], joint=False, seed=1)
