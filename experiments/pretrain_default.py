@@ -26,7 +26,7 @@ an epoch; batches then group texts of similar length.
 The shipped default (nasrlm/rlm/pretrained/default) is this script's defaults with two threads:
   python experiments/free_labels_nb201.py        # zero-cost proxies of every arch, about an hour on one core
   python experiments/pretrain_default.py --threads 2 --minutes 120 --work runs/pretrain_v5
-30 epochs of 464 steps, about 117 minutes on a 2-core CPU (run in three resumed parts here), then
+30 epochs of 464 steps, about 117 minutes on a 2-core CPU (run in resumed parts here), then
 cp -r runs/pretrain_v5/model nasrlm/rlm/pretrained/default. It was chosen on split seed 100 by
 experiments/ablate_rlm.py (v5 against v3, the 13-minute, 4-epoch run shipped before it).
 
