@@ -137,6 +137,32 @@ def test_layerwise_rates_and_decay_on_matrices_only():
     assert not {id(p) for p in model.encoder.parameters()} & {id(p) for g in frozen.param_groups for p in g["params"]}
 
 
+def test_decoder_layers_learn_at_their_own_rate():
+    texts, _ = _texts(10, seed=0)
+    model = _surrogate(texts, ("y",)).model
+    optimizer = _optimizer(model, TrainConfig(lr=1e-3, decoder_lr_scale=0.1, freeze_encoder=True))
+    rate_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    assert rate_of[id(model.layers[0].ff[0].weight)] == pytest.approx(1e-4)
+    assert rate_of[id(model.objective_embed.weight)] == pytest.approx(1e-3)  # a new objective learns at full rate
+    assert rate_of[id(model.head.weight)] == pytest.approx(1e-3)
+
+
+def test_anchor_decay_keeps_a_fit_near_its_start_and_dropout_is_restored():
+    texts, convs = _texts(60, seed=0)
+    moved = {}
+    for strength in (0.0, 500.0):
+        surrogate = _surrogate(texts, ("y",))
+        start = {n: p.detach().clone() for n, p in surrogate.model.named_parameters()}
+        config = TrainConfig(epochs=8, lr=3e-3, anchor_decay=strength, dropout=0.2, progress=False)
+        surrogate.fit(texts, {"y": convs}, config)
+        moved[strength] = sum(float((p - start[n]).norm()) for n, p in surrogate.model.named_parameters())
+        assert all(m.p == 0.0 for m in surrogate.model.modules() if isinstance(m, torch.nn.Dropout))
+    # lr * 500 = 1.5 per step would overshoot; the pull is capped at the distance (alpha <= 1 below).
+    assert moved[500.0] < 0.2 * moved[0.0]
+    with pytest.raises(ValueError, match="dropout"):
+        TrainConfig(dropout=1.0)
+
+
 def test_fitting_leaves_the_global_torch_rng_alone():
     texts, convs = _texts(30, seed=0)
     surrogate = _surrogate(texts, ("y",))
@@ -205,3 +231,17 @@ def test_length_buckets_batch_like_with_like_and_see_every_row_once():
     # Batches still come in a random order, not shortest first.
     firsts = lengths[bucketed[:992:16]]
     assert not (np.diff(firsts) >= 0).all()
+
+
+def test_fit_with_a_state_cache_trains_as_without_one():
+    texts, convs = _texts(40, seed=0)
+    config = TrainConfig(epochs=3, lr=3e-3, freeze_encoder=True, val_fraction=0.0, progress=False)
+    plain, cached = _surrogate(texts, ("y",)), _surrogate(texts, ("y",))
+    plain.fit(texts, {"y": convs}, config)
+    cache: dict = {}
+    cached.fit(texts, {"y": convs}, config, state_cache=cache)
+    assert set(cache) == set(texts)  # filled, so the next fit (or a prediction) encodes nothing again
+    for (name, p), q in zip(plain.model.named_parameters(), cached.model.parameters(), strict=True):
+        torch.testing.assert_close(p, q, msg=name)
+    cached.fit(texts, {"y": convs}, config, state_cache=cache)  # served from the cache this time
+    assert set(cache) == set(texts)

@@ -73,6 +73,25 @@ def test_constrained_sampling_always_gives_numbers():
     assert np.isfinite(model.numbers.decode_batch(tokens.numpy())).all()
 
 
+def test_a_rows_loss_does_not_depend_on_the_objectives_it_lacks():
+    # Segments no row of a batch has are left out of the sequence; the loss must be what it was.
+    config = RLMConfig(objectives=("a", "b", "c", "d"), text_vocab_size=20, encoder=TINY_ENCODER, decoder=TINY_DECODER)
+    model = RegressionLM(config).eval()
+    ids = torch.randint(5, 20, (2, 7))
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    states = model.encode(ids, mask)
+    values = np.array([1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5])
+    targets = torch.from_numpy(model.numbers.encode_batch(values).reshape(2, 4, -1))
+    present = torch.tensor([[True, False, True, False], [True, True, True, True]])
+    per_row = [model.loss(states[i : i + 1], mask[i : i + 1], targets[i : i + 1], present[i : i + 1]) for i in (0, 1)]
+    tokens = present.sum(1) * model.numbers.tokens_per_number  # predicted tokens per row
+    expected = (per_row[0] * tokens[0] + per_row[1] * tokens[1]) / tokens.sum()
+    torch.testing.assert_close(model.loss(states, mask, targets, present), expected)
+    other = targets.clone()
+    other[0, 1] = other[0, 3] = targets[1, 1]  # what row 0 lacks does not matter
+    torch.testing.assert_close(model.loss(states[:1], mask[:1], other[:1], present[:1]), per_row[0])
+
+
 def test_sampling_shares_memory_across_samples():
     # A batch of 2 archs x 4 samples must equal each arch decoded alone (greedy decoding).
     config = RLMConfig(objectives=("a",), text_vocab_size=20, encoder=TINY_ENCODER, decoder=TINY_DECODER)

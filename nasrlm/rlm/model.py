@@ -302,10 +302,14 @@ class RegressionLM(nn.Module):
         ``digit_smoothing`` > 0: mantissa digits are scored against ordinal soft targets
         (:func:`digit_targets`) instead of one-hot ones.
         """
-        b, k, t = targets.shape
+        b, _, t = targets.shape
         per = t + 1
         order = torch.argsort((~present).to(torch.int8), dim=1, stable=True)  # present first, in order
         n_present = present.sum(1)
+        # Segments after the last present one in every row are left out, not just masked: a model
+        # pretrained on 15 objectives and fine-tuned on 2 would otherwise run 15 segments a row.
+        k = max(1, int(n_present.max()))
+        order = order[:, :k]
         kept = torch.arange(k, device=targets.device)[None, :] < n_present[:, None]
         seg_targets = torch.gather(targets, 1, order[:, :, None].expand(b, k, t))
         seg_objectives = order  # objective id of each segment

@@ -34,7 +34,10 @@ class FineTuneRecipe:
     lr: float = 1e-3
     encoder_lr_scale: float = 1.0
     layer_lr_decay: float = 1.0
+    decoder_lr_scale: float = 1.0
     weight_decay: float = 0.01
+    anchor_decay: float = 0.0  # L2-SP: pull toward the pretrained weights
+    dropout: float | None = None
     objective_dropout: float = 0.0
     target_transform: str = "auto"  # for objectives new to the model (nasrlm.rlm.targets)
     init_like: bool = False  # a new objective starts as the known objective that ranks its targets best

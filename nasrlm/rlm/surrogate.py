@@ -256,6 +256,7 @@ class Surrogate:
         target_transform: str | None = None,
         allow_missing: bool = False,
         init_like: bool | None = None,
+        state_cache: MutableMapping[str, torch.Tensor] | None = None,
     ) -> TrainResult:
         """Train on ``inputs`` with ``targets`` (objective name -> values).
 
@@ -269,6 +270,9 @@ class Surrogate:
         the model; objectives it already decodes keep theirs. With ``allow_missing``, NaN marks a
         value that was not measured (that row trains its other objectives); otherwise NaN is an
         error. Returns what happened (steps, time, validation loss, how it stopped).
+
+        ``state_cache`` (text -> encoder states, as in :meth:`sample`): with a frozen encoder, states
+        of texts seen before are not computed again (a sampler refits on the same trials each round).
         """
         from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
@@ -322,7 +326,11 @@ class Surrogate:
                 f"fit: {len(texts)} inputs, {100 * truncated:.1f}% truncated to "
                 f"{self.tokenizer.config.max_length} tokens; objectives: {', '.join(columns)}"
             )
-        result = train(self.model, data, config)
+        states = None
+        if config.freeze_encoder and state_cache is not None:
+            states = self._cached_states(texts, ids, mask, state_cache)
+            states = torch.nn.functional.pad(states, (0, 0, 0, ids.shape[1] - states.shape[1]))
+        result = train(self.model, data, config, states)
         self.meta.update(
             {
                 "trained_on": len(texts),

@@ -31,7 +31,17 @@ class TrainConfig:
     # Layer-wise decay: encoder layer i (of n, counted from the input) learns at decay**(n - i) of the
     # encoder rate, its embeddings at decay**(n + 1); lower layers hold the most general pretraining.
     layer_lr_decay: float = 1.0
+    # The decoder's transformer layers learn at this fraction of lr (its objective embeddings and
+    # output head at the full rate): a pretrained decoder that reads the encoder well keeps most of it.
+    decoder_lr_scale: float = 1.0
     weight_decay: float = 0.01  # on matrices only (nanoGPT): never on biases, norms or embeddings' padding
+    # Decoupled L2-SP (Li et al. 2018, "Explicit inductive bias for transfer learning"): every step
+    # pulls each trained parameter back toward its value at the start of training by lr * this * (p - p0),
+    # as AdamW's weight decay pulls toward 0, so that a fit on few rows stays near the pretrained model.
+    anchor_decay: float = 0.0
+    # Dropout in the model while training (None: the model's own, 0 for the shipped one); predictions
+    # always run without dropout.
+    dropout: float | None = None
     # Each row hides each of its objectives with this probability (at least one stays), so every
     # objective also learns to be decoded without the ones before it: the model then predicts well
     # from sampled context (no exposure bias) and from the input alone (marginal decoding).
@@ -70,6 +80,10 @@ class TrainConfig:
             raise ValueError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")
         if not 0 <= self.objective_dropout < 1:
             raise ValueError(f"objective_dropout must be in [0, 1), got {self.objective_dropout}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be None or in [0, 1), got {self.dropout}")
+        if self.decoder_lr_scale <= 0 or self.anchor_decay < 0:
+            raise ValueError("decoder_lr_scale must be > 0 and anchor_decay >= 0")
 
 
 @dataclass
@@ -147,6 +161,8 @@ def _optimizer(model: RegressionLM, config: TrainConfig) -> torch.optim.Optimize
                 continue
             depth = _encoder_depth(encoder_names[id(p)], n_layers)
             lr *= config.encoder_lr_scale * config.layer_lr_decay ** max(0, n_layers + 1 - depth)
+        elif name.startswith("layers."):
+            lr *= config.decoder_lr_scale
         groups.setdefault((lr, decays(name, p)), []).append(p)
     param_groups = [
         {"params": params, "lr": lr, "weight_decay": config.weight_decay if decay else 0.0}
@@ -155,6 +171,29 @@ def _optimizer(model: RegressionLM, config: TrainConfig) -> torch.optim.Optimize
     if config.optimizer == "adafactor":
         return torch.optim.Adafactor(param_groups, lr=config.lr)
     return torch.optim.AdamW(param_groups, lr=config.lr)
+
+
+def _anchors(optimizer: torch.optim.Optimizer) -> list[list[torch.Tensor]]:
+    """A copy of every trained parameter as it is now, per parameter group (L2-SP's anchors)."""
+    return [[p.detach().clone() for p in group["params"]] for group in optimizer.param_groups]
+
+
+@torch.no_grad()
+def _pull_to_anchors(optimizer: torch.optim.Optimizer, anchors: list[list[torch.Tensor]], strength: float) -> None:
+    for group, starts in zip(optimizer.param_groups, anchors, strict=True):
+        pull = min(1.0, group["lr"] * strength)  # never past the anchor
+        for p, start in zip(group["params"], starts, strict=True):
+            p.sub_(p - start, alpha=pull)
+
+
+def _set_dropout(model: torch.nn.Module, rate: float | None) -> list[tuple[torch.nn.Dropout, float]]:
+    """Sets every dropout module's rate; returns the previous rates, to restore after training."""
+    if rate is None:
+        return []
+    previous = [(m, m.p) for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    for module, _ in previous:
+        module.p = rate
+    return previous
 
 
 def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):
@@ -230,18 +269,23 @@ def _eval_loss(
     return total / max(count, 1)
 
 
-def train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainResult:
+def train(
+    model: RegressionLM, data: EncodedData, config: TrainConfig, states: torch.Tensor | None = None
+) -> TrainResult:
     """Fit ``model`` in place (ending with its best validation state) and report what happened.
+
+    ``states``: with a frozen encoder, the rows' encoder states [N, L, D] (``encode_states``), when
+    the caller has them already (a sampler refitting on the trials of a study); else computed here.
 
     The global torch RNG is left as it was: a surrogate fitted inside a user's study must not change
     the user's random streams (the run is seeded by ``config.seed`` alone).
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        return _train(model, data, config)
+        return _train(model, data, config, states)
 
 
-def _train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> TrainResult:
+def _train(model: RegressionLM, data: EncodedData, config: TrainConfig, states: torch.Tensor | None) -> TrainResult:
     from tqdm.auto import tqdm
 
     generator = np.random.default_rng(config.seed)
@@ -249,12 +293,19 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> Train
     train_rows, val_rows = _split(len(data), config.val_fraction, config.seed)
     for p in model.encoder.parameters():
         p.requires_grad_(not config.freeze_encoder)
-    states = encode_states(model, data.ids, data.mask) if config.freeze_encoder else None
+    if not config.freeze_encoder:
+        states = None
+    elif states is None:
+        states = encode_states(model, data.ids, data.mask)
+    elif states.shape[:2] != data.ids.shape or states.shape[2] != model.config.decoder.d_model:
+        raise ValueError(f"states of shape {tuple(states.shape)} do not match the data {tuple(data.ids.shape)}")
     steps_per_epoch = max(1, math.ceil(len(train_rows) / config.batch_size))
     lengths = data.mask.sum(1).numpy()
     total_steps = steps_per_epoch * config.epochs
     optimizer = _optimizer(model, config)
     scheduler = _schedule(optimizer, total_steps, config.warmup_fraction)
+    anchors = _anchors(optimizer) if config.anchor_decay > 0 else []
+    dropouts = _set_dropout(model, config.dropout)
 
     state: dict[str, Any] = {
         "epoch": 0,
@@ -334,6 +385,8 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> Train
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
+            if anchors:
+                _pull_to_anchors(optimizer, anchors, config.anchor_decay)
             scheduler.step()
             state["step"] += 1
             bar.update(1)
@@ -379,6 +432,8 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig) -> Train
             state["done"] = True  # a rerun with this checkpoint returns the best state at once
         save_checkpoint()
     bar.close()
+    for module, p in dropouts:
+        module.p = p
     if math.isfinite(state["best_val"]):  # else stopped before the first epoch ended: keep the weights as they are
         model.load_state_dict(best_weights)
     model.eval()

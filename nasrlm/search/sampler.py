@@ -459,13 +459,16 @@ class RLMSampler(BaseSampler):
             else:
                 partial[f"constraint:{key}"] = rows
         steps = self.config.first_fit_steps if self._fits == 0 else self.config.refit_steps
-        self.surrogate.fit([f.text for f in finished], targets, self._train_config(steps, len(finished)))
+        # The trials' encoder states are those computed when they were candidates (the encoder is frozen).
+        self.surrogate.fit(
+            [f.text for f in finished], targets, self._train_config(steps, len(finished)), state_cache=self._states
+        )
         for objective, rows in partial.items():
             key = objective.removeprefix("constraint:")
             known = objective in self.surrogate.objectives
             column = {objective: np.array([finished[i].trial.constraints[key] for i in rows], dtype=np.float64)}
             config = self._train_config(self.config.refit_steps if known else self.config.first_fit_steps, len(rows))
-            self.surrogate.fit([finished[i].text for i in rows], column, config)
+            self.surrogate.fit([finished[i].text for i in rows], column, config, state_cache=self._states)
         self._fits += 1
         self._fitted_on = numbers
 
