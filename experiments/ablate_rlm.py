@@ -224,7 +224,7 @@ for _tag, _path in CHECKPOINTS.items():
             temperature=2.5,
         )
     # Dropout lets the decoder train longer and faster without memorizing its rows (screen: 0.1 helped).
-    for _steps, _rate, _lr in itertools.product((150, 300, 1000, 2000), (0.1, 0.2), (1e-3, 3e-3)):
+    for _steps, _rate, _lr in itertools.product((150, 300, 600, 1000, 2000, 4000), (0.1, 0.2, 0.3), (1e-3, 3e-3)):
         _base = VARIANTS[f"{_tag}_frozen_tt_s150_t25"]
         _name = f"{_tag}_frozen_tt_s{_steps}_t25_do{round(10 * _rate)}" + ("_hlr" if _lr > 1e-3 else "")
         VARIANTS.setdefault(

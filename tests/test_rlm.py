@@ -73,6 +73,26 @@ def test_constrained_sampling_always_gives_numbers():
     assert np.isfinite(model.numbers.decode_batch(tokens.numpy())).all()
 
 
+def test_an_architectures_samples_do_not_depend_on_its_batch():
+    # Samples share their prefix while every row of the batch agrees; an architecture's distribution
+    # must be the same alone as beside others (whose samples may part earlier or later).
+    config = RLMConfig(objectives=("a", "b"), text_vocab_size=20, encoder=TINY_ENCODER, decoder=TINY_DECODER)
+    torch.manual_seed(3)
+    model = RegressionLM(config).eval()
+    ids = torch.randint(5, 20, (3, 9))
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    states = model.encode(ids, mask)
+    generator = torch.Generator().manual_seed(0)
+    batch = model.sample_tokens(states, mask, ["a", "b"], samples=3000, temperature=1.5, generator=generator)
+    alone = model.sample_tokens(states[:1], mask[:1], ["a", "b"], samples=3000, temperature=1.5, generator=generator)
+    vocab = model.numbers.vocab_size
+    for objective in range(2):
+        for position in range(model.numbers.tokens_per_number):
+            together = np.bincount(batch[0, :, objective, position].numpy(), minlength=vocab) / 3000
+            apart = np.bincount(alone[0, :, objective, position].numpy(), minlength=vocab) / 3000
+            assert 0.5 * np.abs(together - apart).sum() < 0.06, (objective, position)
+
+
 def test_a_rows_loss_does_not_depend_on_the_objectives_it_lacks():
     # Segments no row of a batch has are left out of the sequence; the loss must be what it was.
     config = RLMConfig(objectives=("a", "b", "c", "d"), text_vocab_size=20, encoder=TINY_ENCODER, decoder=TINY_DECODER)

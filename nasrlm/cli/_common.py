@@ -40,6 +40,7 @@ __all__ = [
     "seed_int",
     "shown",
     "threads_int",
+    "usable_cpus",
     "whole_number",
     "write_text",
 ]
@@ -82,7 +83,18 @@ non_negative_int = whole_number(0)  # counts that may be zero: warm-up runs
 # numpy's and Optuna's samplers take seeds of 32 bits; a negative one is an error there, not here.
 seed_int = whole_number(0, 2**32 - 1)
 threads_int = whole_number(1, 1024)  # torch and onnxruntime fail to start absurd numbers of threads
-samples_int = whole_number(1, 10_000)  # samples decoded per input: memory grows with them
+samples_int = whole_number(1, 10_000)
+
+
+def usable_cpus(limit: int = 4) -> int:
+    """The CPUs this process may run on (its affinity, e.g. a container's share), at most ``limit``."""
+    import os
+
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        count = os.cpu_count() or 1
+    return max(1, min(limit, count))  # samples decoded per input: memory grows with them
 
 
 def learning_rate(text: str) -> float:

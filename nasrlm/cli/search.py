@@ -14,6 +14,7 @@ from nasrlm.cli._common import (
     positive_int,
     seed_int,
     threads_int,
+    usable_cpus,
     whole_number,
 )
 
@@ -55,7 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="database storages: a trial whose worker has been silent this long is failed and retried once "
         "(default 300)",
     )
-    parser.add_argument("--threads", type=threads_int, default=1, help="torch threads for the surrogate (default 1)")
+    parser.add_argument(
+        "--threads",
+        type=threads_int,
+        default=usable_cpus(),
+        help=f"torch threads for the surrogate (default: the CPUs this process may use, at most 4; {usable_cpus()} "
+        "here). Give 1 per worker when several workers share a machine",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -90,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
 
     from nasrlm.search.runner import SearchConfig, SearchError, run_search
 
-    torch.set_num_threads(args.threads)  # the RLM is small: one thread beats two fighting for a shared core
+    # On an idle 2-core machine the README's main command took 134 s with 2 threads and 176 s with 1;
+    # workers sharing cores should take one each (two threads fighting for one core are slower).
+    torch.set_num_threads(args.threads)
     objectives = tuple(comma_list(args.objectives))
     try:
         config = SearchConfig(

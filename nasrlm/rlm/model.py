@@ -165,6 +165,11 @@ class KVCache:
         self.v = like.new_empty(rows, heads, capacity, head_dim)
         self.length = 0
 
+    def repeat_rows(self, times: int) -> None:
+        """Each row becomes ``times`` consecutive rows (one architecture's prefix, now per sample)."""
+        self.k = self.k.repeat_interleave(times, dim=0)
+        self.v = self.v.repeat_interleave(times, dim=0)
+
     def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.length + k.shape[2]
         self.k[:, :, self.length : n] = k
@@ -368,16 +373,19 @@ class RegressionLM(nn.Module):
         if given is not None:
             if given.shape != (b, len(ids), t):
                 raise ValueError(f"given must have shape {(b, len(ids), t)}, got {tuple(given.shape)}")
-            given = given.repeat_interleave(samples, dim=0)  # rows are architecture-major
         memory = self.memory(states, mask)
         heads = self.config.decoder.n_heads
         capacity = len(ids) * (t + 1)
-        caches = [
-            KVCache(b * samples, heads, self.config.decoder.d_model // heads, capacity, states) for _ in self.layers
-        ]
+        # Every sample of an architecture starts with the same prefix (the objective token, and
+        # usually the sign and exponent of the first number): while all samples of every row agree,
+        # one row per architecture is decoded and the samples are drawn from its logits; the rows
+        # are repeated per sample when they first differ (about a sixth of the work, more greedily).
+        shared = True
+        caches = [KVCache(b, heads, self.config.decoder.d_model // heads, capacity, states) for _ in self.layers]
         out = torch.empty(b * samples, len(ids), t, dtype=torch.long, device=states.device)
+        token = torch.empty(b, 1, dtype=torch.long, device=states.device)
         for j, objective in enumerate(ids):
-            token = torch.full((b * samples, 1), objective, dtype=torch.long, device=states.device)
+            token = torch.full_like(token, objective)
             for p in range(t + 1):
                 if p == t and j == len(ids) - 1:
                     break  # nothing follows the last digit of the last objective
@@ -385,21 +393,31 @@ class RegressionLM(nn.Module):
                 x = self.objective_embed(token) if p == 0 else self.number_embed(token)
                 x = x + self.segment_position(segment_pos)
                 for layer, mem, cache in zip(self.layers, memory, caches, strict=True):
-                    x = layer(x, mem, cache=cache, samples=samples)
+                    x = layer(x, mem, cache=cache, samples=1 if shared else samples)
                 if p == t:  # the last digit is in; the next objective token is given, not predicted
                     break
                 with torch.autocast(states.device.type, enabled=False):  # tokens drawn from float32 logits
                     logits = self.head(self.final_norm(x[:, -1].float()))
                 logits = logits.masked_fill(~self.allowed[p], float("-inf"))
+                draws = samples if shared else 1  # tokens drawn per row: [rows, draws]
                 if temperature == 0:
-                    token = logits.argmax(-1, keepdim=True)
+                    drawn = logits.argmax(-1, keepdim=True).expand(-1, draws)
                 else:
                     probs = torch.softmax(logits / temperature, dim=-1)
-                    token = torch.multinomial(probs, 1, generator=generator)
-                if given is not None:
+                    drawn = torch.multinomial(probs, draws, replacement=True, generator=generator)
+                if given is not None:  # rows are architecture-major: row r holds architecture r // samples
                     forced = given[:, j, p : p + 1]
-                    token = torch.where(forced >= 0, forced, token)
-                out[:, j, p] = token[:, 0]
+                    forced = forced if shared else forced.repeat_interleave(samples, dim=0)
+                    drawn = torch.where(forced >= 0, forced, drawn)
+                if shared and bool((drawn == drawn[:, :1]).all()):
+                    token = drawn[:, :1]
+                else:
+                    if shared:  # the samples part here: one row per sample from now on
+                        for cache in caches:
+                            cache.repeat_rows(samples)
+                        shared = False
+                    token = drawn.reshape(-1, 1)
+                out[:, j, p] = token[:, 0].repeat_interleave(samples) if shared else token[:, 0]
         return out.reshape(b, samples, len(ids), t)
 
     def add_objective(self, name: str, like: str | None = None) -> RegressionLM:
