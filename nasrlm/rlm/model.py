@@ -370,9 +370,8 @@ class RegressionLM(nn.Module):
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         ids = self.objective_index(objectives)
         b, t = states.shape[0], self.numbers.tokens_per_number
-        if given is not None:
-            if given.shape != (b, len(ids), t):
-                raise ValueError(f"given must have shape {(b, len(ids), t)}, got {tuple(given.shape)}")
+        if given is not None and given.shape != (b, len(ids), t):
+            raise ValueError(f"given must have shape {(b, len(ids), t)}, got {tuple(given.shape)}")
         memory = self.memory(states, mask)
         heads = self.config.decoder.n_heads
         capacity = len(ids) * (t + 1)

@@ -432,8 +432,8 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig, states: 
             state["done"] = True  # a rerun with this checkpoint returns the best state at once
         save_checkpoint()
     bar.close()
-    for module, p in dropouts:
-        module.p = p
+    for module, rate in dropouts:
+        module.p = rate
     if math.isfinite(state["best_val"]):  # else stopped before the first epoch ended: keep the weights as they are
         model.load_state_dict(best_weights)
     model.eval()

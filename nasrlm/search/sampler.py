@@ -77,6 +77,10 @@ class RLMSamplerConfig:
     refit_steps: int = 60  # later fits continue from the previous weights
     batch_size: int = 16
     lr: float = 1e-3
+    # The recipe's dropout (0.2) suits its 30 epochs; these fits are a few dozen steps each, and with
+    # it the sampler found less (bench_search, 10 seeds: hypervolume ratio .839 / .909 at 50 / 100
+    # queries against .873 / .934 without).
+    dropout: float = 0.0
     # In objective units, one value per objective; None: the front's nadir pushed out by 10 % of its range.
     reference_point: tuple[float, ...] | None = None
     state_cache_size: int = 8192  # encoder states kept between rounds (the encoder is frozen)
@@ -459,16 +463,13 @@ class RLMSampler(BaseSampler):
             else:
                 partial[f"constraint:{key}"] = rows
         steps = self.config.first_fit_steps if self._fits == 0 else self.config.refit_steps
-        # The trials' encoder states are those computed when they were candidates (the encoder is frozen).
-        self.surrogate.fit(
-            [f.text for f in finished], targets, self._train_config(steps, len(finished)), state_cache=self._states
-        )
+        self.surrogate.fit([f.text for f in finished], targets, self._train_config(steps, len(finished)))
         for objective, rows in partial.items():
             key = objective.removeprefix("constraint:")
             known = objective in self.surrogate.objectives
             column = {objective: np.array([finished[i].trial.constraints[key] for i in rows], dtype=np.float64)}
             config = self._train_config(self.config.refit_steps if known else self.config.first_fit_steps, len(rows))
-            self.surrogate.fit([finished[i].text for i in rows], column, config, state_cache=self._states)
+            self.surrogate.fit([finished[i].text for i in rows], column, config)
         self._fits += 1
         self._fitted_on = numbers
 
@@ -478,6 +479,7 @@ class RLMSampler(BaseSampler):
             rows=rows,
             batch_size=self.config.batch_size,
             lr=self.config.lr,
+            dropout=self.config.dropout,
             val_fraction=0.0,  # every finished trial is worth training on; steps are fixed instead
             freeze_encoder=True,  # so the cached encoder states of candidates stay valid
             seed=self._fits if self._seed is None else self._seed + self._fits,
