@@ -272,7 +272,9 @@ class Surrogate:
         error. Returns what happened (steps, time, validation loss, how it stopped).
 
         ``state_cache`` (text -> encoder states, as in :meth:`sample`): with a frozen encoder, states
-        of texts seen before are not computed again (a sampler refits on the same trials each round).
+        of texts seen before are not computed again. States cached by a bfloat16 prediction are
+        reused as they are: the RLM sampler, which did so, found less (README, search benchmark),
+        so it encodes its training rows afresh.
         """
         from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
