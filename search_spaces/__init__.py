@@ -18,10 +18,19 @@ from typing import Any
 
 from nasrlm.core.errors import NasrlmError
 
-from .base import Metric, SearchSpace, TabularSpace, UnknownMetricError, UnsupportedBySpaceError, is_tabular
+from .base import (
+    Metric,
+    NoBenchmarkDataError,
+    SearchSpace,
+    TabularSpace,
+    UnknownMetricError,
+    UnsupportedBySpaceError,
+    is_tabular,
+)
 
 __all__ = [
     "Metric",
+    "NoBenchmarkDataError",
     "SearchSpace",
     "TabularSpace",
     "UnknownMetricError",
@@ -42,8 +51,38 @@ def _nb201() -> SearchSpace:
     return Nb201Space()
 
 
+def _nb101() -> SearchSpace:
+    from .nb101 import Nb101Space
+
+    return Nb101Space()
+
+
+def _fbnet() -> SearchSpace:
+    from .fbnet import FbnetSpace
+
+    return FbnetSpace()
+
+
+def _ofa_mbv3() -> SearchSpace:
+    from .ofa_mbv3 import OfaMbv3Space
+
+    return OfaMbv3Space()
+
+
+def _transnas_macro() -> SearchSpace:
+    from .transnas_macro import TransnasMacroSpace
+
+    return TransnasMacroSpace()
+
+
 # Factories, so that importing this package stays cheap and a space's data loads only when asked for.
-_FACTORIES: dict[str, Callable[[], SearchSpace]] = {"nb201": _nb201}
+_FACTORIES: dict[str, Callable[[], SearchSpace]] = {
+    "nb201": _nb201,
+    "nb101": _nb101,
+    "fbnet": _fbnet,
+    "ofa_mbv3": _ofa_mbv3,
+    "transnas_macro": _transnas_macro,
+}
 
 
 class UnknownSpaceError(NasrlmError, KeyError):

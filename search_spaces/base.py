@@ -47,6 +47,7 @@ __all__ = [
     "DagSpec",
     "Direction",
     "Metric",
+    "NoBenchmarkDataError",
     "SearchSpace",
     "TabularSpace",
     "UnknownMetricError",
@@ -82,6 +83,21 @@ class UnknownMetricError(NasrlmError, KeyError):
         self.message = f"unknown metric {name!r} for space {space!r}; valid metrics: {', '.join(valid)}"
         super().__init__(self.message)
         self.name = name
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NoBenchmarkDataError(NasrlmError, KeyError):
+    """A valid architecture outside the part of its space that the benchmark table covers."""
+
+    def __init__(self, arch: Any, space: str, size: int, free: Sequence[str] = ()) -> None:
+        free_part = f"; metrics computed for any arch: {', '.join(free)}" if free else ""
+        self.message = (
+            f"{arch} has no benchmark data: space {space!r}'s table covers {size:,} architectures "
+            f"(space.archs()){free_part}"
+        )
+        super().__init__(self.message)
 
     def __str__(self) -> str:
         return self.message
@@ -214,7 +230,19 @@ class SearchSpace(Protocol):
 
 @runtime_checkable
 class TabularSpace(SearchSpace, Protocol):
-    """A tabular benchmark: a fixed set of ``size`` architectures, index ``0..size-1``, every metric known."""
+    """A tabular benchmark: a fixed set of ``size`` architectures, index ``0..size-1``, every metric known.
+
+    ``complete``: the table holds every architecture of the space (NB201). Where it holds a sample of
+    a larger space (FBNet's 5,000 of 9**22), :meth:`arch`/:meth:`parse` accept any valid architecture,
+    but only those in the table (``archs()``) have its metrics: :meth:`index` and :meth:`query` raise
+    :class:`NoBenchmarkDataError` for the others, except for metrics computed from the network itself
+    (``free_metrics``: FLOPs, parameters), which every architecture has. Such a space's
+    :meth:`sample` and :meth:`mutate` return architectures with data, and searches send each proposal
+    without data to :meth:`nearest_with_data`.
+    """
+
+    complete: bool
+    free_metrics: frozenset[str]
 
     @property
     def size(self) -> int: ...
@@ -228,7 +256,17 @@ class TabularSpace(SearchSpace, Protocol):
         ...
 
     def index(self, arch: Any) -> int:
-        """The index of ``arch`` (an architecture or its string form)."""
+        """The index of ``arch`` (an architecture or its string form); :class:`NoBenchmarkDataError`
+        for a valid one outside the table."""
+        ...
+
+    def has_data(self, arch: Any) -> bool:
+        """Whether ``arch`` is in the table (always, in a complete one)."""
+        ...
+
+    def nearest_with_data(self, arch: Any, exclude: Iterable[Any] = ()) -> Any:
+        """The architecture in the table whose Optuna parameters differ from ``arch``'s in the fewest
+        places (ties: the lowest index), skipping those in ``exclude``; ``arch`` itself if it has data."""
         ...
 
     def values(self, metric: str) -> np.ndarray:
@@ -415,8 +453,13 @@ class BaseTabularSpace(BaseSpace):
     """Defaults for a :class:`TabularSpace`: index lookup, vectorised queries, user-measured devices.
 
     A subclass also implements :attr:`size`, :meth:`archs`, :meth:`index` and :meth:`_values` (every
-    value of a shipped metric); :meth:`_query` defaults to a lookup in it.
+    value of a shipped metric); :meth:`_query` defaults to a lookup in it. A table that covers part
+    of its space sets ``complete = False``, raises :meth:`no_data` from :meth:`index` for a valid
+    architecture outside it, and answers ``free_metrics`` for any architecture in :meth:`_query`.
     """
+
+    complete: bool = True
+    free_metrics: frozenset[str] = frozenset()
 
     @property
     @abstractmethod
@@ -431,6 +474,37 @@ class BaseTabularSpace(BaseSpace):
     @abstractmethod
     def _values(self, metric: str) -> np.ndarray:
         """All ``size`` values of a shipped metric."""
+
+    def no_data(self, arch: Any) -> NoBenchmarkDataError:
+        """The error for a valid architecture outside the table."""
+        return NoBenchmarkDataError(arch, self.name, self.size, sorted(self.free_metrics))
+
+    def has_data(self, arch: Any) -> bool:
+        try:
+            self.index(arch)
+        except NoBenchmarkDataError:
+            return False
+        return True
+
+    @functools.cached_property
+    def _param_matrix(self) -> tuple[list[str], np.ndarray]:
+        """Every table architecture's Optuna parameters, as strings, one row each."""
+        names = sorted(self.distributions())
+        rows = [[repr(self.to_params(arch)[name]) for name in names] for arch in self.archs()]
+        return names, np.array(rows, dtype=object).reshape(len(rows), len(names))
+
+    def nearest_with_data(self, arch: Any, exclude: Iterable[Any] = ()) -> Any:
+        arch = self.as_arch(arch)
+        if self.has_data(arch):
+            return arch
+        names, matrix = self._param_matrix
+        params = self.to_params(arch)
+        differences = (matrix != np.array([repr(params[name]) for name in names], dtype=object)).sum(axis=1)
+        excluded = {self.index(other) for other in exclude if self.has_data(other)}
+        for i in np.argsort(differences, kind="stable"):
+            if int(i) not in excluded:
+                return self.archs()[int(i)]
+        raise ValueError(f"every architecture of {self.name}'s table is excluded")
 
     def arch(self, key: Any) -> Any:
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
@@ -459,7 +533,7 @@ class BaseTabularSpace(BaseSpace):
     def query(self, arch: Any, metric: str) -> float:
         arch = self.arch(arch)
         if metric in self.metrics:
-            return self._query(arch, metric)
+            return self._query(arch, metric)  # raises no_data(arch) for a table metric outside the table
         table = self._device_table(metric)
         if table is None:
             raise self._unknown_metric(metric)

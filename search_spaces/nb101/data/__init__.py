@@ -1,0 +1,1 @@
+"""Vendored benchmark data (see PROVENANCE.md in this folder)."""
