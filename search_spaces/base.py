@@ -236,7 +236,9 @@ class TabularSpace(SearchSpace, Protocol):
     a larger space (FBNet's 5,000 of 9**22), :meth:`arch`/:meth:`parse` accept any valid architecture,
     but only those in the table (``archs()``) have its metrics: :meth:`index` and :meth:`query` raise
     :class:`NoBenchmarkDataError` for the others, except for metrics computed from the network itself
-    (``free_metrics``: FLOPs, parameters), which every architecture has. Such a space's
+    (``free_metrics``: FLOPs, parameters), which every architecture has. A metric measured on part of
+    the table only is NaN in :meth:`values` elsewhere, and :meth:`query` raises
+    :class:`NoBenchmarkDataError` there too. Such a space's
     :meth:`sample` and :meth:`mutate` return architectures with data, and searches send each proposal
     without data to :meth:`nearest_with_data`.
     """
@@ -260,13 +262,15 @@ class TabularSpace(SearchSpace, Protocol):
         for a valid one outside the table."""
         ...
 
-    def has_data(self, arch: Any) -> bool:
-        """Whether ``arch`` is in the table (always, in a complete one)."""
+    def has_data(self, arch: Any, metrics: Iterable[str] = ()) -> bool:
+        """Whether ``arch`` is in the table (always, in a complete one) and has a value (not NaN) of
+        each of ``metrics`` (a table may measure some metrics on part of its architectures only)."""
         ...
 
-    def nearest_with_data(self, arch: Any, exclude: Iterable[Any] = ()) -> Any:
-        """The architecture in the table whose Optuna parameters differ from ``arch``'s in the fewest
-        places (ties: the lowest index), skipping those in ``exclude``; ``arch`` itself if it has data."""
+    def nearest_with_data(self, arch: Any, exclude: Iterable[Any] = (), metrics: Iterable[str] = ()) -> Any:
+        """The architecture with data (for ``metrics``) whose Optuna parameters differ from ``arch``'s in
+        the fewest places (ties: the lowest index), skipping those in ``exclude``; ``arch`` itself if it
+        has data."""
         ...
 
     def values(self, metric: str) -> np.ndarray:
@@ -479,12 +483,12 @@ class BaseTabularSpace(BaseSpace):
         """The error for a valid architecture outside the table."""
         return NoBenchmarkDataError(arch, self.name, self.size, sorted(self.free_metrics))
 
-    def has_data(self, arch: Any) -> bool:
+    def has_data(self, arch: Any, metrics: Iterable[str] = ()) -> bool:
         try:
-            self.index(arch)
+            index = self.index(arch)
         except NoBenchmarkDataError:
             return False
-        return True
+        return all(not math.isnan(float(self.values(metric)[index])) for metric in metrics)
 
     @functools.cached_property
     def _param_matrix(self) -> tuple[list[str], np.ndarray]:
@@ -493,18 +497,25 @@ class BaseTabularSpace(BaseSpace):
         rows = [[repr(self.to_params(arch)[name]) for name in names] for arch in self.archs()]
         return names, np.array(rows, dtype=object).reshape(len(rows), len(names))
 
-    def nearest_with_data(self, arch: Any, exclude: Iterable[Any] = ()) -> Any:
+    def nearest_with_data(self, arch: Any, exclude: Iterable[Any] = (), metrics: Iterable[str] = ()) -> Any:
         arch = self.as_arch(arch)
-        if self.has_data(arch):
+        metrics = list(metrics)
+        if self.has_data(arch, metrics):
             return arch
         names, matrix = self._param_matrix
         params = self.to_params(arch)
         differences = (matrix != np.array([repr(params[name]) for name in names], dtype=object)).sum(axis=1)
-        excluded = {self.index(other) for other in exclude if self.has_data(other)}
+        usable = np.ones(self.size, dtype=bool)
+        for metric in metrics:
+            usable &= ~np.isnan(np.asarray(self.values(metric), dtype=np.float64))
+        for other in exclude:
+            if self.has_data(other):
+                usable[self.index(other)] = False
         for i in np.argsort(differences, kind="stable"):
-            if int(i) not in excluded:
+            if usable[i]:
                 return self.archs()[int(i)]
-        raise ValueError(f"every architecture of {self.name}'s table is excluded")
+        wanted = ", ".join(metrics) or "data"
+        raise ValueError(f"no architecture of {self.name}'s table has {wanted} and is not excluded")
 
     def arch(self, key: Any) -> Any:
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
