@@ -273,6 +273,12 @@ class TabularSpace(SearchSpace, Protocol):
         has data."""
         ...
 
+    def nearest_to_params(
+        self, params: Mapping[str, Any], exclude: Iterable[Any] = (), metrics: Iterable[str] = ()
+    ) -> Any:
+        """As :meth:`nearest_with_data`, from Optuna parameters that need not form a valid architecture."""
+        ...
+
     def values(self, metric: str) -> np.ndarray:
         """All ``size`` values of ``metric`` (read-only), entry ``i`` = index ``i``."""
         ...
@@ -502,9 +508,18 @@ class BaseTabularSpace(BaseSpace):
         metrics = list(metrics)
         if self.has_data(arch, metrics):
             return arch
+        return self.nearest_to_params(self.to_params(arch), exclude, metrics)
+
+    def nearest_to_params(
+        self, params: Mapping[str, Any], exclude: Iterable[Any] = (), metrics: Iterable[str] = ()
+    ) -> Any:
+        """The table architecture with data (for ``metrics``) whose Optuna parameters differ from
+        ``params`` in the fewest places, skipping ``exclude``: where a proposal is not even a valid
+        architecture (``from_params`` raised), this is where a search goes instead."""
+        metrics = list(metrics)
         names, matrix = self._param_matrix
-        params = self.to_params(arch)
-        differences = (matrix != np.array([repr(params[name]) for name in names], dtype=object)).sum(axis=1)
+        wanted = np.array([repr(params.get(name)) for name in names], dtype=object)
+        differences = (matrix != wanted).sum(axis=1)
         usable = np.ones(self.size, dtype=bool)
         for metric in metrics:
             usable &= ~np.isnan(np.asarray(self.values(metric), dtype=np.float64))
@@ -514,8 +529,8 @@ class BaseTabularSpace(BaseSpace):
         for i in np.argsort(differences, kind="stable"):
             if usable[i]:
                 return self.archs()[int(i)]
-        wanted = ", ".join(metrics) or "data"
-        raise ValueError(f"no architecture of {self.name}'s table has {wanted} and is not excluded")
+        what = ", ".join(metrics) or "data"
+        raise ValueError(f"no architecture of {self.name}'s table has {what} and is not excluded")
 
     def arch(self, key: Any) -> Any:
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
