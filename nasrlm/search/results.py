@@ -64,7 +64,8 @@ def _exact(space: Any, objectives: tuple[str, ...], reference: tuple[float, ...]
     values = np.stack([np.asarray(space.values(name), dtype=np.float64) for name in objectives], axis=1)
     points = to_minimization(values, _maximize(space, objectives))
     ref = to_minimization(np.asarray(reference), _maximize(space, objectives))
-    front = np.flatnonzero(pareto_mask(points))
+    measured = np.flatnonzero(~np.isnan(points).any(axis=1))  # a table may measure a metric on some archs only
+    front = measured[pareto_mask(points[measured])]
     return front, hypervolume(points[front], ref)
 
 

@@ -241,6 +241,7 @@ def make_sampler(config: SearchConfig, space: SearchSpace, *, seed: int, surroga
             config=rlm,
             seed=seed,
             valid_ranges={name: space.metric(name).valid_range for name in config.objectives},
+            candidates=_candidates_with_data(space, config),
         )
     # Constraints reach every sampler through the trials (``trial.set_constraint``, Optuna 5).
     if config.sampler == "nsga2":
@@ -250,6 +251,51 @@ def make_sampler(config: SearchConfig, space: SearchSpace, *, seed: int, surroga
     if config.sampler == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
+
+
+def is_partial_table(space: SearchSpace) -> bool:
+    """Whether ``space`` is a benchmark table that holds only part of its space (FBNet's 5,000 archs)."""
+    return isinstance(space, TabularSpace) and not getattr(space, "complete", True)
+
+
+def _metrics_with_data(space: SearchSpace, config: SearchConfig) -> list[str]:
+    """The shipped metrics a trial queries: an arch must have each of them to be evaluated."""
+    wanted = [*config.objectives, *(parse_constraint(text).metric for text in config.constraints)]
+    return [name for name in dict.fromkeys(wanted) if name in space.metrics]
+
+
+def _candidates_with_data(space: SearchSpace, config: SearchConfig) -> list[dict[str, Any]] | None:
+    """For a partial table, the parameters of every arch with data for the search's metrics (else None)."""
+    if not is_partial_table(space):
+        return None
+    assert isinstance(space, TabularSpace)
+    metrics = _metrics_with_data(space, config)
+    return [space.to_params(arch) for arch in space.archs() if space.has_data(arch, metrics)]
+
+
+def _send_to_nearest_with_data(
+    trial: Any, space: Any, params: dict[str, Any], arch: Any, metrics: list[str], why: str
+) -> None:
+    """Queue the arch with data nearest to a proposal that has none (or is not an arch), and prune the
+    proposal: every finished trial's parameters are then those of the arch it evaluated."""
+    import optuna
+    from optuna.trial import TrialState
+
+    taken = [
+        t.user_attrs[ARCH_ATTR]
+        for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
+        if ARCH_ATTR in t.user_attrs and t.number != trial.number
+    ]
+    try:
+        if arch is None:
+            nearest = space.nearest_to_params(params, exclude=taken, metrics=metrics)
+        else:
+            nearest = space.nearest_with_data(arch, exclude=taken, metrics=metrics)
+    except ValueError as exc:
+        raise SearchError(f"{exc}: the search has queried every architecture with data") from None
+    trial.study.enqueue_trial(space.to_params(nearest))
+    trial.set_user_attr("sent_to", str(nearest))
+    raise optuna.TrialPruned(f"{why}; queued the nearest architecture with data, {nearest}")
 
 
 def worker_seed(seed: int, first_trial: int) -> int:
@@ -445,6 +491,9 @@ def run_search(
         lambda seed: make_sampler(config, space, seed=seed, surrogate=surrogate), config.seed
     )
     distributions = space.distributions()
+    # A partial table: proposals without data for these metrics go to the nearest arch that has it.
+    partial = is_partial_table(space)
+    data_metrics = _metrics_with_data(space, config) if partial else []
 
     def finished() -> int:
         return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
@@ -454,7 +503,15 @@ def run_search(
         if finished() >= config.budget:  # another worker spent the budget meanwhile: no query
             trial.study.stop()
             raise optuna.TrialPruned("budget spent")
-        arch = space.from_params(params)
+        if partial and isinstance(space, TabularSpace):
+            try:
+                arch = space.from_params(params)
+            except ValueError as exc:
+                _send_to_nearest_with_data(trial, space, params, None, data_metrics, f"not an architecture: {exc}")
+            if not space.has_data(arch, data_metrics):
+                _send_to_nearest_with_data(trial, space, params, arch, data_metrics, f"{arch} has no benchmark data")
+        else:
+            arch = space.from_params(params)
         if not claim_architecture(trial, str(arch)):  # another worker queries or queried it: spend no query
             raise optuna.TrialPruned(f"{arch} is queried by another trial of the study")
         values = dict(evaluate(arch))

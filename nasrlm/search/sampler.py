@@ -216,6 +216,10 @@ class RLMSampler(BaseSampler):
         valid_ranges: objective name -> the (low, high) its values can take (an accuracy in % lies in
             0..100); the RLM's samples are clipped to it, so neither the scores nor the stored 90 %
             intervals count values that cannot occur.
+        candidates: the only networks worth proposing, by their parameters (a benchmark table that
+            covers part of its space: the architectures it has data for). Each round's pool then
+            draws from them: those nearest the front (fewest differing parameters) in place of
+            mutations, and random ones. None: any point of the search space.
     """
 
     def __init__(
@@ -228,6 +232,7 @@ class RLMSampler(BaseSampler):
         config: RLMSamplerConfig = RLMSamplerConfig(),
         seed: int | None = None,
         valid_ranges: Mapping[str, tuple[float, float]] | None = None,
+        candidates: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         if search_space is not None and not search_space:
             raise ValueError(
@@ -239,6 +244,10 @@ class RLMSampler(BaseSampler):
         self.objective_names = tuple(objectives) if objectives else None
         self.config = config
         self.valid_ranges = dict(valid_ranges or {})
+        if candidates is not None and not candidates:
+            raise ValueError("candidates is empty: give the networks worth proposing, or None for any")
+        self.candidates = [dict(params) for params in candidates] if candidates is not None else None
+        self._candidate_matrix: tuple[list[str], np.ndarray] | None = None
         self._surrogate_source = surrogate
         self._surrogate: Any = None
         self._seed = seed
@@ -503,6 +512,8 @@ class RLMSampler(BaseSampler):
         fixed: Mapping[str, Any],
     ) -> list[dict[str, Any]]:
         """Candidates: mutations of the front, then random points; over ``space``, with ``fixed`` values."""
+        if self.candidates is not None:
+            return self._pool_of_candidates(front_params, taken, space, fixed)
         seen = set(taken)
         pool: list[dict[str, Any]] = []
         pool_random, pool_mutations = self.config.pool_sizes(self._exported)
@@ -536,6 +547,51 @@ class RLMSampler(BaseSampler):
             tries += 1
             add({**{name: _random_value(d, self._rng) for name, d in space.items()}, **fixed})
         return pool
+
+    def _pool_of_candidates(
+        self,
+        front_params: list[dict[str, Any]],
+        taken: set,
+        space: Mapping[str, BaseDistribution],
+        fixed: Mapping[str, Any],
+    ) -> list[dict[str, Any]]:
+        """The pool drawn from ``self.candidates``: those nearest each front point, then random ones."""
+        assert self.candidates is not None
+        if self._candidate_matrix is None:
+            names = sorted(set().union(*self.candidates))
+            rows = [[repr(params.get(name)) for name in names] for params in self.candidates]
+            self._candidate_matrix = names, np.array(rows, dtype=object).reshape(len(rows), len(names))
+        names, matrix = self._candidate_matrix
+        usable = np.array(
+            [
+                _key(params) not in taken
+                and all(params.get(name) == value for name, value in fixed.items())
+                and all(_contains(d, params.get(name)) for name, d in space.items())
+                for params in self.candidates
+            ]
+        )
+        pool_random, pool_mutations = self.config.pool_sizes(self._exported)
+        chosen: list[int] = []
+        if front_params and pool_mutations:
+            # Each front point's nearest usable candidates, taken in turn, so every point gets its share.
+            orders = []
+            for params in front_params:
+                point = np.array([repr(params.get(name)) for name in names], dtype=object)
+                distance = (matrix != point).sum(axis=1) + self._rng.random(len(matrix))  # random tie-break
+                distance[~usable] = np.inf
+                orders.append(np.argsort(distance)[:pool_mutations])
+            picked: set[int] = set()
+            for rank in range(pool_mutations):
+                for order in orders:
+                    if len(chosen) >= pool_mutations:
+                        break
+                    if rank < len(order) and usable[order[rank]] and int(order[rank]) not in picked:
+                        picked.add(int(order[rank]))
+                        chosen.append(int(order[rank]))
+        rest = np.flatnonzero(usable)
+        rest = rest[~np.isin(rest, chosen)]
+        chosen.extend(int(i) for i in self._rng.permutation(rest)[:pool_random])
+        return [dict(self.candidates[i]) for i in chosen]
 
     @staticmethod
     def _reference(front: np.ndarray) -> np.ndarray:
