@@ -127,6 +127,13 @@ def register_space(name: str, factory: Callable[[], SearchSpace], *, replace: bo
 
 def space_of(arch: Any) -> SearchSpace:
     """The registered space whose architecture type ``arch`` is."""
+    # A built-in space's arch type lives in its package: try that space first, so that finding it does
+    # not build (and load the data of) every other space.
+    parts = type(arch).__module__.split(".")
+    if len(parts) > 1 and parts[0] == __name__ and parts[1] in _FACTORIES:
+        space = get_space(parts[1])
+        if isinstance(arch, space.arch_type):
+            return space
     for name in available_spaces():
         space = get_space(name)
         if isinstance(arch, space.arch_type):

@@ -80,7 +80,7 @@ def test_onnx_text(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["demo", "--space", "nb999"], "valid spaces: nb201"),
+        (["demo", "--space", "nb999"], "valid spaces: fbnet, nb101, nb201"),
         (["query", "1", "--metrics", "accuracy"], "valid metrics: acc"),
         (["query", "1", "--metrics", "latency_iphone"], "unknown device 'iphone'"),
         (["query", "|conv~0|"], "valid ops"),

@@ -264,7 +264,7 @@ def test_cli_report_and_saved_surrogate(tmp_path, capsys):
     [
         (["--predictors", "rlm,xgb"], "valid predictors: rlm, brp, flops, gbdt, gcn, gin, mlp, params"),
         (["--objectives", "acc,speed"], "unknown objective 'speed' for space 'nb201'; valid: acc, test_acc"),
-        (["--space", "nb301"], "valid spaces: nb201"),
+        (["--space", "nb301"], "valid spaces: fbnet, nb101, nb201"),
         (["--train-sizes", "100,1x"], "--train-sizes must be comma-separated integers"),
         (["--train-sizes", "100,15625"], "train sizes must lie between 2 and 15623"),
         (["--seeds", "0"], "argument --seeds: must be at least 1, got 0"),
