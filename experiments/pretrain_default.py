@@ -20,8 +20,9 @@ so every label is decodable alone and the encoder, not the decoder's context, mu
 Beyond NB201: --text-form reading trains on the compact reading form of each text
 (nasrlm.text.reading_text: whole networks in a few hundred tokens), and --random-networks adds the rows
 of experiments/random_networks.py (random image classifiers with params, flops, node and conv counts
-and onnxruntime latency; the NB201-only labels are missing there), each seen --random-repeats times
-an epoch; batches then group texts of similar length.
+and onnxruntime latency; the NB201-only labels are missing there) and of experiments/space_networks.py
+(random networks of the other search spaces, with their graph-structure labels too), each seen
+--random-repeats times an epoch; batches then group texts of similar length.
 
 The shipped default (nasrlm/rlm/pretrained/default) is this script's defaults with two threads:
   python experiments/free_labels_nb201.py        # zero-cost proxies of every arch, about an hour on one core
@@ -155,9 +156,10 @@ def main() -> None:
     parser.add_argument("--text-form", default="onnx", choices=("onnx", "reading"), help="what the model reads")
     parser.add_argument(
         "--random-networks",
-        type=Path,
+        type=lambda text: [Path(part) for part in text.split(",") if part],
         default=None,
-        help="rows of experiments/random_networks.py to train on as well (their free labels)",
+        help="rows of experiments/random_networks.py or experiments/space_networks.py (comma-separated files) "
+        "to train on as well (their free labels)",
     )
     parser.add_argument("--random-repeats", type=int, default=1, help="times each random network is seen per epoch")
     parser.add_argument("--seed", type=int, default=0)
@@ -198,11 +200,14 @@ def main() -> None:
     if args.random_networks:
         from random_networks import load_rows
 
-        random_rows = load_rows(args.random_networks)
-        if not random_rows:
-            parser.error(
-                f"--random-networks {args.random_networks} holds no rows; make them with experiments/random_networks.py"
-            )
+        for path in args.random_networks:
+            rows = load_rows(path)
+            if not rows:
+                parser.error(
+                    f"--random-networks {path} holds no rows; make them with experiments/random_networks.py "
+                    "or experiments/space_networks.py"
+                )
+            random_rows += rows
         print(f"{len(random_rows)} random networks, each seen {args.random_repeats}x per epoch")
         extra = [r["text"] for r in random_rows] * args.random_repeats
         tokenizer_texts += [r["text"] for r in random_rows]
@@ -245,7 +250,11 @@ def main() -> None:
         flush=True,
     )
     flags = ("labels", "max_length", "truncation", "layers", "epochs", "text_form", "random_networks", "random_repeats")
-    shown = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in flags if getattr(args, k) not in (None, "onnx")]
+    shown = [
+        f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
+        for k in flags
+        if (v := getattr(args, k)) not in (None, "onnx")
+    ]
     info = {
         "command": "python experiments/pretrain_default.py " + " ".join(shown),
         "labels": objectives,
