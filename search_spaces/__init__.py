@@ -85,6 +85,9 @@ _FACTORIES: dict[str, Callable[[], SearchSpace]] = {
 }
 
 
+_BUILT_IN = frozenset(_FACTORIES)
+
+
 class UnknownSpaceError(NasrlmError, KeyError):
     def __init__(self, name: str) -> None:
         self.message = f"unknown search space {name!r}; valid spaces: {', '.join(available_spaces())}"
@@ -134,7 +137,8 @@ def space_of(arch: Any) -> SearchSpace:
         space = get_space(parts[1])
         if isinstance(arch, space.arch_type):
             return space
-    for name in available_spaces():
+    # Then spaces registered from outside this package, whose arch types live outside it too.
+    for name in sorted(available_spaces(), key=lambda name: name in _BUILT_IN):
         space = get_space(name)
         if isinstance(arch, space.arch_type):
             return space

@@ -3,6 +3,7 @@ every arch, and searches that query only archs with data (every sampler, the RLM
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -52,6 +53,9 @@ class PartialToy(ToySpace):
             return values
         full = super()._values(metric)
         return full[[ARCHS.index(arch) for arch in TABLE]]
+
+    def graph_spec(self):
+        return dataclasses.replace(super().graph_spec(), space=self.name)
 
     def _query(self, arch, metric):
         if metric == "params":  # a free metric: counted from the network, for any arch
@@ -143,3 +147,20 @@ def test_the_exact_front_skips_archs_a_metric_was_not_measured_on(partial):
 
     front, volume = exact_front(partial, ("acc_half", "params"), (0.0, 1e6))
     assert len(front) and all(not np.isnan(partial.values("acc_half")[i]) for i in front) and volume > 0
+
+
+def test_a_report_splits_the_archs_that_have_every_objective(partial, tmp_path, capsys):
+    import json
+
+    from nasrlm.cli import main
+
+    report = ["report", "--space", "partial_toy", "--objectives", "acc_half,params", "--predictors", "params"]
+    assert main([*report, "--train-sizes", "2", "--seeds", "2", "--quiet", "--out", str(tmp_path / "r")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
+    measured = int((~np.isnan(partial.values("acc_half"))).sum())
+    assert measured == 4 and all(row["n_test"] == measured - 2 for row in rows)
+    capsys.readouterr()
+    assert main([*report, "--train-sizes", "3", "--out", str(tmp_path / "r2")]) == 2
+    assert "train sizes must lie between 2 and 2 (4 of the space's 9 archs have acc_half, params)" in (
+        capsys.readouterr().err
+    )

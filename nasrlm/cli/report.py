@@ -110,11 +110,16 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         raise CliError(
             f"--train-sizes must be comma-separated integers, e.g. 156,781; got {args.train_sizes!r}"
         ) from None
-    if not sizes or not all(2 <= n <= space.size - 2 for n in sizes):
-        raise CliError(
-            f"train sizes must lie between 2 and {space.size - 2} (the space has {space.size:,} archs); "
-            f"got {args.train_sizes!r}"
+    from nasrlm.report.runner import measured_archs
+
+    available = len(measured_archs(space, objectives))
+    if not sizes or not all(2 <= n <= available - 2 for n in sizes):
+        what = (
+            f"the space has {space.size:,} archs"
+            if available == space.size
+            else (f"{available:,} of the space's {space.size:,} archs have {', '.join(objectives)}")
         )
+        raise CliError(f"train sizes must lie between 2 and {available - 2} ({what}); got {args.train_sizes!r}")
     if args.rlm_init is not None and not (Path(args.rlm_init) / "config.json").is_file():
         raise CliError(f"--rlm-init {args.rlm_init!r} is not a saved surrogate (no config.json there)")
     predictors = comma_list(args.predictors)

@@ -1,8 +1,9 @@
 """``nasrlm report``: the RLM surrogate against baseline predictors, on identical random splits.
 
-For every train size N and seed s, ``baselines.random_split(space.size, N, s)`` picks the training
-archs, shared by every predictor; each predictor is fitted on all objectives at once and tested on
-the remaining archs (all of them, or a random ``test_size`` of them, also shared). Each finished
+For every train size N and seed s, ``baselines.random_split(n, N, s)`` picks the training archs
+among the n that have every objective (all of a complete table), shared by every predictor; each
+predictor is fitted on all objectives at once and tested on the remaining archs (all of them, or a
+random ``test_size`` of them, also shared). Each finished
 (predictor, N, s) run writes its per-arch predictions to ``OUT/predictions/*.npz`` and then one row
 of scores to ``OUT/results.jsonl``, both atomically; a rerun skips the rows already there, so an
 interrupted report continues where it stopped. Every predictor, the RLM as the baselines, is built by
@@ -157,6 +158,13 @@ def _save_predictions(out: Path, name: str, arrays: dict[str, np.ndarray]) -> st
     return f"predictions/{name}"
 
 
+def measured_archs(space: Any, objectives: Sequence[str]) -> np.ndarray:
+    """Indices of the archs with a value of every objective: all of a complete table; where a table
+    measured some metric on part of its archs only, splits are drawn from those that have it."""
+    values = np.stack([np.asarray(space.values(o), dtype=np.float64) for o in objectives], axis=1)
+    return np.flatnonzero(~np.isnan(values).any(axis=1))
+
+
 def _test_indices(rest: np.ndarray, test_size: int | None, seed: int) -> np.ndarray:
     if test_size is None or test_size >= len(rest):
         return rest
@@ -217,10 +225,17 @@ def run_report(
         if (name, size, seed, config.run_key(name)) not in done
     ]
     archs = space.archs()
+    pool = measured_archs(space, config.objectives)
+    if len(pool) < max(config.train_sizes) + 2:
+        raise ValueError(
+            f"only {len(pool):,} archs of {space.name} have {', '.join(config.objectives)}: "
+            f"train sizes must lie between 2 and {len(pool) - 2}"
+        )
     bar = tqdm(pending, desc="report", unit="run", disable=not progress)
     for name, size, seed in bar:
         bar.set_postfix_str(f"{name} N={size} seed={seed}")
-        train_idx, rest = random_split(space.size, size, seed)
+        train_pos, rest_pos = random_split(len(pool), size, seed)
+        train_idx, rest = pool[train_pos], pool[rest_pos]
         test_idx = _test_indices(rest, config.test_size, seed)
         model = _make_predictor(name, config, seed)
         targets = {o: np.asarray(space.values(o), dtype=np.float64)[train_idx] for o in config.objectives}
