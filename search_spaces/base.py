@@ -94,7 +94,7 @@ class NoBenchmarkDataError(NasrlmError, KeyError):
     def __init__(self, arch: Any, space: str, size: int, free: Sequence[str] = ()) -> None:
         free_part = f"; metrics computed for any arch: {', '.join(free)}" if free else ""
         self.message = (
-            f"{arch} has no benchmark data: space {space!r}'s table covers {size:,} architectures "
+            f"{arch} has no benchmark data: the table of space {space!r} covers {size:,} architectures "
             f"(space.archs()){free_part}"
         )
         super().__init__(self.message)

@@ -164,3 +164,18 @@ def test_a_report_splits_the_archs_that_have_every_objective(partial, tmp_path, 
     assert "train sizes must lie between 2 and 2 (4 of the space's 9 archs have acc_half, params)" in (
         capsys.readouterr().err
     )
+
+
+def test_verify_measures_archs_outside_the_table_and_stores_only_those_in_it(partial, tmp_path):
+    from nasrlm.hardware import devices
+    from nasrlm.hardware.latency import LatencyConfig
+    from nasrlm.hardware.verify import verify, write_outputs
+
+    archs = [TABLE[0], ARCHS[1]]  # the second has no index in the table
+    report = verify(partial, archs, LatencyConfig(warmup=1, repeats=2), "latency_partial_cpu")
+    assert len(report.measured_ms) == 2 and (report.measured_ms > 0).all()
+    table = devices.find_table("partial_toy", "latency_partial_cpu")
+    assert table is not None and set(table.latency_ms) == {0}
+    write_outputs(tmp_path / "v", partial, archs, report, {})
+    lines = (tmp_path / "v" / "latency.csv").read_text().splitlines()
+    assert lines[1].startswith("0,") and lines[2].startswith(",")

@@ -196,10 +196,25 @@ def load_tabular_space(name: str, command: str) -> Any:
 
 
 def query_metric(space: Any, arch: Any, metric: str) -> float:
+    """``metric`` of ``arch``; NaN where the space's table has no value of it for this arch (a partial table)."""
+    from search_spaces import NoBenchmarkDataError
+
     try:
         return space.query(arch, metric)
+    except NoBenchmarkDataError:
+        return math.nan
     except KeyError as exc:  # a measured device's table lacks this architecture (UnmeasuredArchError)
         raise CliError(str(exc).strip("'\"")) from None
+
+
+def default_metrics(space: Any, preferred: str) -> str:
+    """The ``preferred`` metrics (comma-separated) the space has; for a space with none of them, its
+    first three shipped metrics besides ``params`` and ``flops``, then those two."""
+    names = [name for name in comma_list(preferred) if name in space.metrics]
+    if not names:
+        measured = [name for name in space.metrics if name not in ("params", "flops")]
+        names = [*measured[:3], *(name for name in ("params", "flops") if name in space.metrics)]
+    return ",".join(dict.fromkeys(names))
 
 
 def parse_arch(space: Any, text: str) -> Any:

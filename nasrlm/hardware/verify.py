@@ -192,6 +192,12 @@ def decode_objectives(surrogate: Any, objective: str) -> list[str]:
     return [name for name in surrogate.objectives if name in names]
 
 
+def _has_index(space: Any, arch: Any) -> bool:
+    """Whether ``arch`` has an index in ``space``'s benchmark table (every arch of a complete one)."""
+    has_data = getattr(space, "has_data", None)
+    return has_data is None or bool(has_data(arch))
+
+
 def verify(
     space: Any,
     archs: Sequence[Any],
@@ -216,9 +222,12 @@ def verify(
     iqr = np.array([r.iqr_ms for r in results])
     if store:
         how = {k: v for k, v in asdict(config).items() if k != "seed"} | {"hardware": hardware_name(config.device)}
+        # A device table is keyed by the benchmark's arch index: archs outside a partial table are
+        # measured and compared, not stored.
         rows = {
             space.index(a): (str(a), r.median_ms, r.iqr_ms, len(r.times_ms))
             for a, r in zip(archs, results, strict=True)
+            if _has_index(space, a)
         }
         device_metrics.record(space.name, metric, rows, {"measurement": how, "tool": "nasrlm verify"}, table)
     predicted, chosen = None, None
@@ -326,7 +335,7 @@ def write_outputs(out: Path, space: Any, archs: Sequence[Any], report: VerifyRep
     out.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(
         {
-            "index": [space.index(a) for a in archs],
+            "index": pd.array([space.index(a) if _has_index(space, a) else None for a in archs], dtype="Int64"),
             "arch": [str(a) for a in archs],
             "measured_ms": report.measured_ms,
             "iqr_ms": report.iqr_ms,

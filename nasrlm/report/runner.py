@@ -283,7 +283,7 @@ def evaluate_surrogate(
     chosen = get_tabular_space(space, "a report")
     config_file = json.loads((Path(path) / "config.json").read_text())
     trained = surrogate.meta.get("train_archs")
-    held_out = np.setdiff1d(np.arange(chosen.size), np.asarray(trained or [], dtype=np.int64))
+    held_out = np.setdiff1d(measured_archs(chosen, objectives), np.asarray(trained or [], dtype=np.int64))
     settings = {"space": space, "objectives": list(objectives), "test_size": test_size, "samples": samples}
     key = _digest({"weights": config_file.get("weights_sha256"), "seed": seed, **settings})
     out = Path(out)
