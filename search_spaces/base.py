@@ -358,10 +358,16 @@ class BaseSpace(ABC):
         raise TypeError(f"expected a {self.arch_type.__name__} or its string form, got {type(item).__name__}")
 
     # --- networks and text ------------------------------------------------------------------------
+    def example_input_for(self, arch: Any, batch_size: int = 1) -> torch.Tensor:
+        """An input for ``arch``'s module: :meth:`example_input`, unless the architecture fixes its own
+        input shape (OFA's resolution), as a space then says by overriding this."""
+        return self.example_input(batch_size)
+
     def onnx_model(self, arch: Any, batch_size: int = 1) -> onnx.ModelProto:
         from nasrlm.text.onnx_text import export_module
 
-        return export_module(self.build_model(self.as_arch(arch)), self.example_input(batch_size))
+        arch = self.as_arch(arch)
+        return export_module(self.build_model(arch), self.example_input_for(arch, batch_size))
 
     def onnx_text(self, arch: Any) -> str:
         return self._cached_text(self.as_arch(arch))
@@ -370,7 +376,7 @@ class BaseSpace(ABC):
         """The canonical ONNX text of one architecture (override for a faster direct builder)."""
         from nasrlm.text.onnx_text import to_onnx_text
 
-        return to_onnx_text(self.build_model(arch), self.example_input(), functions=self.function_modules)
+        return to_onnx_text(self.build_model(arch), self.example_input_for(arch), functions=self.function_modules)
 
     @functools.cached_property
     def _cached_text(self) -> Callable[[Any], str]:

@@ -209,7 +209,9 @@ def measure_one(space: Any, arch: Any, config: LatencyConfig = LatencyConfig()) 
         raise LatencyError(f"no CUDA device is available for the {config.backend} backend; use --device cpu")
     torch.manual_seed(config.seed)
     module = space.build_model(arch).eval()
-    example = space.example_input(config.batch_size)
+    # A space whose architectures fix their own input (OFA's resolution) says so in example_input_for.
+    example_for = getattr(space, "example_input_for", None)
+    example = example_for(arch, config.batch_size) if example_for else space.example_input(config.batch_size)
     if config.backend == "triton":
         try:
             module = space.fused_module(module.to("cuda"))
