@@ -2,7 +2,7 @@
 
 Usage: python experiments/pretrain_default.py [--minutes 60] [--labels counts,graph,proxies,ort] [--epochs 30]
            [--work runs/pretrain] [--out runs/pretrain/model] [--max-length 128] [--truncation tail] [--layers 2]
-           [--text-form onnx|reading] [--random-networks runs/random_networks.jsonl] [--random-repeats 1]
+           [--text-form onnx|reading|compact] [--random-networks runs/random_networks.jsonl] [--random-repeats 1]
 
 Labels, for every NAS-Bench-201 architecture (never accuracy and never benchmark latency, which are
 what the model is later evaluated on):
@@ -18,7 +18,8 @@ Each label gets a target transform (nasrlm.rlm.targets, fitted on its values) an
 so every label is decodable alone and the encoder, not the decoder's context, must carry it.
 
 Beyond NB201: --text-form reading trains on the compact reading form of each text
-(nasrlm.text.reading_text: whole networks in a few hundred tokens), and --random-networks adds the rows
+(nasrlm.text.reading_text: whole networks in a few hundred tokens; --text-form compact the shorter
+nasrlm.text.compact_text, which holds an FBNet in ~500), and --random-networks adds the rows
 of experiments/random_networks.py (random image classifiers with params, flops, node and conv counts
 and onnxruntime latency; the NB201-only labels are missing there) and of experiments/space_networks.py
 (random networks of the other search spaces, with their graph-structure labels too), each seen
@@ -110,11 +111,10 @@ def free_labels(work: Path) -> pd.DataFrame:
 def write_note(folder: Path, info: dict) -> None:
     """How the shipped model was made, next to it."""
     counts = ", ".join(f"`{name}` ({n:,} networks)" for name, n in info["label_counts"].items())
-    form = (
-        "the reading form (`nasrlm.text.reading_text`) of the canonical ONNX text"
-        if info.get("text_form") == "reading"
-        else "canonical ONNX text"
-    )
+    form = {
+        "reading": "the reading form (`nasrlm.text.reading_text`) of the canonical ONNX text",
+        "compact": "the compact form (`nasrlm.text.compact_text`) of the canonical ONNX text",
+    }.get(info.get("text_form", "onnx"), "canonical ONNX text")
     extra = extra_bpe = ""
     if info.get("random_networks"):
         extra = (
@@ -153,7 +153,9 @@ def main() -> None:
     parser.add_argument("--objective-dropout", type=float, default=0.3)
     parser.add_argument("--work", type=Path, default=Path("runs/pretrain"))
     parser.add_argument("--out", type=Path, default=None, help="default: WORK/model")
-    parser.add_argument("--text-form", default="onnx", choices=("onnx", "reading"), help="what the model reads")
+    parser.add_argument(
+        "--text-form", default="onnx", choices=("onnx", "reading", "compact"), help="what the model reads"
+    )
     parser.add_argument(
         "--random-networks",
         type=lambda text: [Path(part) for part in text.split(",") if part],

@@ -36,6 +36,7 @@ from nasrlm.rlm.precision import prediction_precision
 from nasrlm.rlm.targets import TargetTransform
 from nasrlm.rlm.text_tokenizer import TextTokenizer, TextTokenizerConfig
 from nasrlm.rlm.training import EncodedData, TrainConfig, TrainResult, encode_states, train
+from nasrlm.text.compact_text import compact_text
 from nasrlm.text.convert import looks_like_onnx_text
 from nasrlm.text.reading_text import reading_text
 
@@ -45,12 +46,15 @@ FORMAT_VERSION = 1
 PRETRAINED_DIR = Path(__file__).parent / "pretrained" / "default"
 
 
-TEXT_FORMS = ("onnx", "reading")
+# What a model reads of a network's ONNX text: the text itself, its reading form (nasrlm.text.reading_text)
+# or its compact form (nasrlm.text.compact_text); any other text (source code) is read as given.
+_NETWORK_FORMS = {"reading": reading_text, "compact": compact_text}
+TEXT_FORMS = ("onnx", *_NETWORK_FORMS)
 
 
-def _network_reading(text: str) -> str:
-    """The reading form of a network's ONNX text; any other text unchanged."""
-    return reading_text(text) if looks_like_onnx_text(text) else text
+def _network_reading(text: str, form: str = "reading") -> str:
+    """The ``form`` of a network's ONNX text; any other text unchanged."""
+    return _NETWORK_FORMS[form](text) if looks_like_onnx_text(text) else text
 
 
 class SurrogateLoadError(NasrlmError, RuntimeError):
@@ -160,9 +164,10 @@ class Surrogate:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.meta: dict[str, Any] = dict(meta or {})
-        # What the model reads of a network: its canonical ONNX text as is ("onnx"), or that text's
-        # compact reading form ("reading", nasrlm.text.reading_text), which holds whole networks in a
-        # few hundred tokens. Texts that are not networks (source code, kernels) are read as given.
+        # What the model reads of a network: its canonical ONNX text as is ("onnx"), or a shorter form
+        # of that text that holds whole networks in a few hundred tokens ("reading",
+        # nasrlm.text.reading_text; "compact", nasrlm.text.compact_text). Texts that are not networks
+        # (source code, kernels) are read as given.
         self.text_form = text_form
         self._reading_cache: dict[str, str] = {}
 
@@ -181,8 +186,8 @@ class Surrogate:
         text_form: str = "onnx",
     ) -> Surrogate:
         """An untrained surrogate whose BPE is learned on ``tokenizer_texts`` (in ``text_form``)."""
-        if text_form == "reading":
-            tokenizer_texts = [_network_reading(text) for text in tokenizer_texts]
+        if text_form in _NETWORK_FORMS:
+            tokenizer_texts = [_network_reading(text, text_form) for text in tokenizer_texts]
         text_tokenizer = TextTokenizer.train(tokenizer_texts, tokenizer)
         if tokenizer.max_length > encoder.max_length:
             encoder = dataclasses.replace(encoder, max_length=tokenizer.max_length)
@@ -221,7 +226,8 @@ class Surrogate:
         cache = self._reading_cache
         if len(cache) > 100_000:  # a long search keeps proposing new networks: bound the memory
             cache.clear()
-        return [cache[t] if t in cache else cache.setdefault(t, _network_reading(t)) for t in texts]
+        form = self.text_form
+        return [cache[t] if t in cache else cache.setdefault(t, _network_reading(t, form)) for t in texts]
 
     def _encode_inputs(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, float]:
         ids, mask, truncated = self.tokenizer.encode_batch(texts)

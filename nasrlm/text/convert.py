@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from nasrlm.text.compact_text import is_compact_text
 from nasrlm.text.reading_text import is_reading_text
 
 __all__ = ["Converter", "OnnxConverter", "TextConverter", "looks_like_onnx_text"]
@@ -27,9 +28,10 @@ class Converter(Protocol):
 
 
 def looks_like_onnx_text(text: str) -> bool:
-    """ONNX text, or a network already in its reading form (``nasrlm.text.reading_text``)."""
+    """ONNX text, or a network already in its reading or compact form (``nasrlm.text.reading_text``,
+    ``nasrlm.text.compact_text``)."""
     head = text.lstrip()[:200]
-    return (head.startswith("<") and "ir_version" in head) or is_reading_text(head)
+    return (head.startswith("<") and "ir_version" in head) or is_reading_text(head) or is_compact_text(head)
 
 
 class TextConverter:
