@@ -13,7 +13,7 @@ from nasrlm.core.errors import NasrlmError
 if TYPE_CHECKING:
     from baselines.base import Predictor
 
-__all__ = ["UnknownPredictorError", "available_predictors", "get_predictor", "predictor_class"]
+__all__ = ["UnknownPredictorError", "available_predictors", "get_predictor", "predictor_class", "text_predictors"]
 
 # name -> (module, class); modules load lazily so that e.g. the proxies never import torch_geometric.
 _REGISTRY: dict[str, tuple[str, str]] = {
@@ -24,6 +24,13 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "gin": ("gnn", "GinPredictor"),
     "mlp": ("mlp", "MlpPredictor"),
     "params": ("proxies", "ParamsPredictor"),
+}
+# Baselines that read plain text instead of architectures (reports on tables of text, nasrlm report
+# --data): built and loaded like the others, but not listed by available_predictors(), whose
+# predictors every search space can use.
+_TEXT_REGISTRY: dict[str, tuple[str, str]] = {
+    "length": ("text_features", "LengthPredictor"),
+    "token_gbdt": ("text_features", "TokenGbdtPredictor"),
 }
 
 
@@ -42,11 +49,16 @@ def available_predictors() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def text_predictors() -> list[str]:
+    """The baselines that read text (for tables of text, not architectures)."""
+    return sorted(_TEXT_REGISTRY)
+
+
 def predictor_class(name: str) -> type[Predictor]:
-    """The class registered as ``name``."""
-    if not isinstance(name, str) or name not in _REGISTRY:
+    """The class registered as ``name`` (an architecture or a text baseline)."""
+    if not isinstance(name, str) or name not in {**_REGISTRY, **_TEXT_REGISTRY}:
         raise UnknownPredictorError(name)
-    module, cls = _REGISTRY[name]
+    module, cls = {**_REGISTRY, **_TEXT_REGISTRY}[name]
     return getattr(importlib.import_module(f"baselines.{module}"), cls)
 
 

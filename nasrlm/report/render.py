@@ -11,7 +11,7 @@ import html
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -42,7 +42,22 @@ def load_predictions(out: str | Path, row: Mapping[str, Any]) -> dict[str, np.nd
         return {key: data[key] for key in data.files}
 
 
-def selected_rows(config: ReportConfig, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+class _Runs(Protocol):
+    """What selects a report's rows: a space report's config or a text report's."""
+
+    @property
+    def predictors(self) -> tuple[str, ...]: ...
+
+    @property
+    def train_sizes(self) -> tuple[int, ...]: ...
+
+    @property
+    def seeds(self) -> int: ...
+
+    def run_key(self, predictor: str) -> str: ...
+
+
+def selected_rows(config: _Runs, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The rows of ``rows`` that belong to ``config``, in the report's order (predictor, size, seed)."""
     by_key = {(r["predictor"], r["size"], r["seed"], r["key"]): dict(r) for r in rows}
     keys = [
@@ -95,7 +110,11 @@ def score_table(rows: Sequence[Mapping[str, Any]], objectives: Sequence[str]) ->
 
 
 def _share_table(
-    rows: Sequence[Mapping[str, Any]], objectives: Sequence[str], metrics: Sequence[tuple[str, str]]
+    rows: Sequence[Mapping[str, Any]],
+    objectives: Sequence[str],
+    metrics: Sequence[tuple[str, str]],
+    *,
+    percent: bool = True,
 ) -> tuple[list[str], list[list[str]]]:
     header = ["predictor", "N"] + [f"{o} {label}" for o in objectives for _, label in metrics]
     table = []
@@ -104,19 +123,30 @@ def _share_table(
         for objective in objectives:
             for metric, _ in metrics:
                 values = [r["scores"][objective].get(metric) for r in group]
-                cells.append("-" if None in values else _mean_std(100 * np.array(values, dtype=np.float64), 1) + " %")
+                if None in values:
+                    cells.append("-")
+                elif percent:
+                    cells.append(_mean_std(100 * np.array(values, dtype=np.float64), 1) + " %")
+                else:
+                    cells.append(_mean_std(np.array(values, dtype=np.float64)))
         if any(cell != "-" for cell in cells):
             table.append([name, str(size), *cells])
     return header, table
 
 
-def _time_table(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    header = ["predictor", "N", "fit s", "predict s", "test archs", "archs/s"]
+def _time_table(rows: Sequence[Mapping[str, Any]], tested: str = "archs") -> tuple[list[str], list[list[str]]]:
+    # Where N does not count what is trained on (whole groups of rows), also the rows trained on.
+    counted = any(r.get("n_train", r["size"]) != r["size"] for r in rows)
+    header = ["predictor", "N", *([f"train {tested}"] if counted else []), "fit s", "predict s"]
+    header += [f"test {tested}", f"{tested}/s"]
     table = []
     for (name, size), group in _groups(rows).items():
         fit, predict = np.mean([r["fit_s"] for r in group]), np.mean([r["predict_s"] for r in group])
         n_test = int(np.mean([r["n_test"] for r in group]))
-        table.append([name, str(size), f"{fit:.1f}", f"{predict:.1f}", f"{n_test:,}", f"{n_test / predict:,.0f}"])
+        trained = [f"{np.mean([r.get('n_train', size) for r in group]):,.0f}"] if counted else []
+        table.append(
+            [name, str(size), *trained, f"{fit:.1f}", f"{predict:.1f}", f"{n_test:,}", f"{n_test / predict:,.0f}"]
+        )
     return header, table
 
 
@@ -143,7 +173,12 @@ def describe(config: ReportConfig) -> dict[str, str]:
 
 
 # --- plots ----------------------------------------------------------------------------------------
-def _plot_tau(rows: Sequence[Mapping[str, Any]], objectives: Sequence[str], path: Path) -> None:
+def _plot_tau(
+    rows: Sequence[Mapping[str, Any]],
+    objectives: Sequence[str],
+    path: Path,
+    units: tuple[str, str] = ("archs", "archs"),
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -161,8 +196,8 @@ def _plot_tau(rows: Sequence[Mapping[str, Any]], objectives: Sequence[str], path
         ticks = sorted({size for _, size in taus})
         axis.set_xticks(ticks, [str(n) for n in ticks])
         axis.minorticks_off()
-        axis.set_xlabel("train archs N")
-        axis.set_ylabel("Kendall τ on held-out archs")
+        axis.set_xlabel(f"train {units[0]} N")
+        axis.set_ylabel(f"Kendall τ on held-out {units[1]}")
         axis.set_title(objective)
         axis.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=8)
@@ -222,18 +257,37 @@ def _save_figure(figure: Any, path: Path) -> None:
 
 # --- documents ------------------------------------------------------------------------------------
 def _blocks(
-    out: Path, rows: Sequence[Mapping[str, Any]], objectives: Sequence[str], settings: Mapping[str, str]
+    out: Path,
+    rows: Sequence[Mapping[str, Any]],
+    objectives: Sequence[str],
+    settings: Mapping[str, str],
+    units: tuple[str, str] = ("archs", "archs"),
 ) -> list[Block]:
+    trained, tested = units
     latency = [o for o in objectives if o.startswith("latency_")]
     blocks: list[Block] = [("table", (["setting", "value"], [[k, v] for k, v in settings.items()]))]
     blocks += [
-        ("h2", "Rank correlation on held-out archs"),
+        ("h2", f"Rank correlation on held-out {tested}"),
         ("p", "Kendall τ-b and Spearman ρ (scipy) between predicted and true values, mean ± std over seeds."),
         ("table", score_table(rows, objectives)),
     ]
     if len({row["size"] for row in rows}) > 1:
-        _plot_tau(rows, objectives, out / "tau_vs_size.png")
-        blocks.append(("img", ("tau_vs_size.png", "Kendall τ against the number of training archs")))
+        _plot_tau(rows, objectives, out / "tau_vs_size.png", units)
+        blocks.append(("img", ("tau_vs_size.png", f"Kendall τ against the number of training {trained}")))
+    within = _share_table(rows, objectives, [("group_kendall", "within-group τ")], percent=False)
+    if within[1]:
+        blocks += [
+            ("h2", "Rank correlation within held-out groups"),
+            (
+                "p",
+                "Kendall τ-b within each held-out group of two or more rows whose true values differ, "
+                "averaged over the groups, then mean ± std over seeds: how well a predictor ranks the rows "
+                "of one group (n/a: no such group).",
+            ),
+            ("table", within),
+        ]
+    proxies = any(row["predictor"] in ("flops", "params") for row in rows)
+    note = " (the proxies predict FLOPs or params, not the objective's units: only their order counts)"
     blocks.append(("h2", "Predicted against true"))
     for objective in objectives:
         name = f"scatter_{objective}.png"
@@ -243,8 +297,7 @@ def _blocks(
                 "img",
                 (
                     name,
-                    f"{objective}: each predictor's largest-N run (first seed); line: y = x (the proxies predict "
-                    "FLOPs or params, not the objective's units: only their order counts)",
+                    f"{objective}: each predictor's largest-N run (first seed); line: y = x{note if proxies else ''}",
                 ),
             )
         )
@@ -253,8 +306,8 @@ def _blocks(
             ("h2", "Latency within ±10 %"),
             (
                 "p",
-                "Share of test archs whose predicted latency is within 10 % of the true latency "
-                "(meaningless for the proxies, which predict FLOPs or params).",
+                f"Share of test {tested} whose predicted latency is within 10 % of the true latency"
+                + (" (meaningless for the proxies, which predict FLOPs or params)." if proxies else "."),
             ),
             ("table", _share_table(rows, latency, [("within10", "within ±10 %")])),
         ]
@@ -269,7 +322,7 @@ def _blocks(
             ),
             ("table", calibration),
         ]
-    blocks += [("h2", "Time"), ("p", "Mean over seeds, on this machine."), ("table", _time_table(rows))]
+    blocks += [("h2", "Time"), ("p", "Mean over seeds, on this machine."), ("table", _time_table(rows, tested))]
     return blocks
 
 
@@ -329,12 +382,14 @@ def render_report(
     settings: Mapping[str, str],
     *,
     title: str = "nasrlm report",
+    units: tuple[str, str] = ("archs", "archs"),
 ) -> list[Path]:
-    """Write ``report.md`` (plots as PNG files beside it) and a self-contained ``report.html``."""
+    """Write ``report.md`` (plots as PNG files beside it) and a self-contained ``report.html``.
+    ``units``: what a train size counts and what is tested ("archs"; "rows" or "groups" on text)."""
     if not rows:
         raise ValueError("no finished runs to report")
     out = Path(out)
-    blocks = _blocks(out, rows, objectives, settings)
+    blocks = _blocks(out, rows, objectives, settings, units)
     atomic_write_text(out / "report.md", _markdown(title, blocks))
     atomic_write_text(out / "report.html", _html(title, blocks, out))
     return [out / "report.md", out / "report.html"]

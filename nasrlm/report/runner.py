@@ -10,6 +10,7 @@ interrupted report continues where it stopped. Every predictor, the RLM as the b
 :func:`nasrlm.core.predictor.make_predictor` and used through its protocol; scores come from
 :mod:`nasrlm.core.metrics` (scipy's numbers; 0.0 for a constant prediction). Reading the results
 back and rendering them (``report.md``, ``report.html``, plots) live in :mod:`nasrlm.report.render`.
+The loop itself, :func:`run_splits`, also runs reports on a table of text (:mod:`nasrlm.report.text_data`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ __all__ = [
     "check_extras",
     "evaluate_surrogate",
     "run_report",
+    "run_splits",
     "score",
+    "within_group_tau",
 ]
 
 RLM = "rlm"
@@ -171,11 +174,27 @@ def _test_indices(rest: np.ndarray, test_size: int | None, seed: int) -> np.ndar
     return np.sort(np.random.default_rng(1000 + seed).choice(rest, test_size, replace=False))
 
 
+def within_group_tau(truth: np.ndarray, predicted: np.ndarray, groups: np.ndarray) -> float:
+    """Mean Kendall tau-b within each group of at least two items whose true values are not all equal
+    (how well a predictor ranks the items of one group, e.g. the solutions of one problem); NaN if none."""
+    taus = []
+    for group in np.unique(groups):
+        mine = groups == group
+        if np.count_nonzero(mine) >= 2 and np.ptp(truth[mine]) > 0:
+            taus.append(kendall_tau(truth[mine], predicted[mine]))
+    return float(np.mean(taus)) if taus else float("nan")
+
+
 def _evaluate(
-    model: PredictorProtocol, space: Any, objectives: Sequence[str], test_idx: np.ndarray
+    model: PredictorProtocol,
+    space: Any,
+    objectives: Sequence[str],
+    test_idx: np.ndarray,
+    groups: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, float]], float]:
     """Predict the test archs; return the arrays to save, the scores and the predict time. Predictors
-    with uncertainty also get their central intervals saved and scored (calibration)."""
+    with uncertainty also get their central intervals saved and scored (calibration). With ``groups``
+    (one label per arch), also the mean within-group Kendall tau (``group_kendall``)."""
     archs = space.archs()
     started = time.perf_counter()
     predicted = model.predict([archs[i] for i in test_idx], return_std=True)
@@ -192,6 +211,8 @@ def _evaluate(
             arrays[f"low{round(100 * level)}_{objective}"] = np.asarray(low, dtype=np.float64)
             arrays[f"high{round(100 * level)}_{objective}"] = np.asarray(high, dtype=np.float64)
         scores[objective] = score(objective, truth, pred, mine)
+        if groups is not None:
+            scores[objective]["group_kendall"] = within_group_tau(truth, pred, groups[test_idx])
     return arrays, scores, predict_s
 
 
@@ -208,14 +229,53 @@ def run_report(
 ) -> list[dict[str, Any]]:
     """Run every (predictor, size, seed) of ``config`` not yet in ``OUT/results.jsonl``; return all of
     the config's rows. Seed-major order, so that a stopped run already covers every size once."""
-    from tqdm.auto import tqdm
-
     from baselines import random_split
     from search_spaces import get_tabular_space
 
+    space = get_tabular_space(config.space, "a report")
+    pool = measured_archs(space, config.objectives)
+    if len(pool) < max(config.train_sizes) + 2:
+        raise ValueError(
+            f"only {len(pool):,} archs of {space.name} have {', '.join(config.objectives)}: "
+            f"train sizes must lie between 2 and {len(pool) - 2}"
+        )
+
+    def split(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        train_pos, rest_pos = random_split(len(pool), size, seed)
+        return pool[train_pos], pool[rest_pos]
+
+    return run_splits(
+        config,
+        out,
+        space,
+        split,
+        lambda name, seed: _make_predictor(name, config, seed),
+        progress=progress,
+        on_row=on_row,
+    )
+
+
+def run_splits(
+    config: Any,
+    out: str | Path,
+    space: Any,
+    split: Callable[[int, int], tuple[np.ndarray, np.ndarray]],
+    make: Callable[[str, int], PredictorProtocol],
+    *,
+    groups: np.ndarray | None = None,
+    progress: bool = True,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The loop every report shares: for each (predictor, size, seed) of ``config`` (its ``predictors``,
+    ``train_sizes``, ``seeds``, ``objectives``, ``test_size`` and ``run_key``) not yet in
+    ``OUT/results.jsonl``, fit ``make(name, seed)`` on the train indices of ``split(size, seed)`` and
+    score it on (a ``test_size`` of) the rest. ``space`` is anything with ``archs()`` (what predictors
+    take, by index) and ``values(objective)``: a tabular search space, or a table of texts
+    (:class:`nasrlm.report.text_data.TextTable`). ``groups``: a label per index, for within-group tau."""
+    from tqdm.auto import tqdm
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    space = get_tabular_space(config.space, "a report")
     done = {(r["predictor"], r["size"], r["seed"], r["key"]) for r in load_rows(out)}
     pending = [
         (name, size, seed)
@@ -225,30 +285,24 @@ def run_report(
         if (name, size, seed, config.run_key(name)) not in done
     ]
     archs = space.archs()
-    pool = measured_archs(space, config.objectives)
-    if len(pool) < max(config.train_sizes) + 2:
-        raise ValueError(
-            f"only {len(pool):,} archs of {space.name} have {', '.join(config.objectives)}: "
-            f"train sizes must lie between 2 and {len(pool) - 2}"
-        )
     bar = tqdm(pending, desc="report", unit="run", disable=not progress)
     for name, size, seed in bar:
         bar.set_postfix_str(f"{name} N={size} seed={seed}")
-        train_pos, rest_pos = random_split(len(pool), size, seed)
-        train_idx, rest = pool[train_pos], pool[rest_pos]
+        train_idx, rest = split(size, seed)
         test_idx = _test_indices(rest, config.test_size, seed)
-        model = _make_predictor(name, config, seed)
+        model = make(name, seed)
         targets = {o: np.asarray(space.values(o), dtype=np.float64)[train_idx] for o in config.objectives}
         started = time.perf_counter()
         model.fit([archs[i] for i in train_idx], targets)
         fit_s = time.perf_counter() - started
-        arrays, scores, predict_s = _evaluate(model, space, config.objectives, test_idx)
+        arrays, scores, predict_s = _evaluate(model, space, config.objectives, test_idx, groups)
         key = config.run_key(name)
         row = {
             "predictor": name,
             "size": size,
             "seed": seed,
             "key": key,
+            "n_train": len(train_idx),
             "n_test": len(test_idx),
             "fit_s": fit_s,
             "predict_s": predict_s,
@@ -311,7 +365,13 @@ def evaluate_surrogate(
 
 # --- optional dependencies --------------------------------------------------------------------------
 # Predictors whose modules come with the [baselines] extra, not with the main install.
-_EXTRA_MODULES = {"gin": "torch_geometric", "gcn": "torch_geometric", "brp": "torch_geometric", "gbdt": "lightgbm"}
+_EXTRA_MODULES = {
+    "gin": "torch_geometric",
+    "gcn": "torch_geometric",
+    "brp": "torch_geometric",
+    "gbdt": "lightgbm",
+    "token_gbdt": "lightgbm",
+}
 
 
 def check_extras(predictors: Sequence[str]) -> None:
