@@ -222,14 +222,10 @@ def test_onnx_model_runs_at_any_batch_size(space):
     assert out.shape == (3, 100)
 
 
-def test_texts_are_fast(space):
-    import time
-
+def test_texts_of_table_archs_are_distinct(space):
+    # How fast texts are is measured by a script (README: 1,000 in 9.3 s), never by a test: CI is busy.
     archs = space.archs()[100:150]
-    start = time.perf_counter()
-    texts = [space._make_text(a) for a in archs]
-    assert len(set(texts)) == 50
-    assert time.perf_counter() - start < 50 * 0.1  # ~15 ms each; the exporter takes 1-2 s
+    assert len({space._make_text(a) for a in archs}) == 50
 
 
 def test_graph_spec_is_a_chain_of_the_layers(space):

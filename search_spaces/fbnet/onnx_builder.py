@@ -23,6 +23,7 @@ from onnx import TensorProto, helper
 
 from nasrlm.text.onnx_text import DEFAULT_OPSET
 
+from ..onnx_graph import GraphBuilder
 from .arch import HEAD_CHANNELS, LAYERS, NUM_CLASSES, RESOLUTION, STEM_CHANNELS, block_spec
 from .model import padding_of
 
@@ -31,23 +32,11 @@ __all__ = ["build_onnx"]
 _IR_VERSION = 8  # what torch's TorchScript exporter writes
 
 
-class _Graph:
-    """Accumulates nodes and weight initializers (dims only: values are never needed)."""
+class _Graph(GraphBuilder):
+    """The builder, with FBNet's layers (no local functions, so no scopes in node names)."""
 
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.weights: list[TensorProto] = []
-
-    def weight(self, *dims: int) -> str:
-        tensor = TensorProto(name=f"p{len(self.weights)}", data_type=TensorProto.FLOAT)
-        tensor.dims.extend(dims)
-        self.weights.append(tensor)
-        return tensor.name
-
-    def add(self, op: str, inputs: Sequence[str], **attributes: Any) -> str:
-        out = f"v{len(self.nodes)}"
-        self.nodes.append(helper.make_node(op, list(inputs), [out], name=f"{op}_{len(self.nodes)}", **attributes))
-        return out
+    def add(self, op: str, inputs: Sequence[str], scope: str = "", **attributes: Any) -> str:
+        return super().add(op, inputs, scope, **attributes)
 
     def conv(self, x: str, c_in: int, c_out: int, kernel: int, stride: int, pad: int, groups: int) -> str:
         """A conv with its BatchNorm folded in: weight and bias."""

@@ -19,6 +19,7 @@ from onnx import TensorProto, helper
 
 from nasrlm.text.onnx_text import DEFAULT_OPSET
 
+from ..onnx_graph import GraphBuilder
 from .arch import Nb101Arch
 from .costs import CELLS_PER_STACK, INPUT_SHAPE, NUM_CLASSES, NUM_STACKS, STEM_CHANNELS, vertex_channels
 
@@ -29,27 +30,13 @@ _IR_VERSION = 8  # what torch's TorchScript exporter writes
 _KERNEL = {"conv3x3-bn-relu": 3, "conv1x1-bn-relu": 1}
 
 
-class _Graph:
-    """Accumulates nodes and weight initializers (dims only: values are never needed)."""
+class _Graph(GraphBuilder):
+    """The builder, with NB101's layers; repeated non-conv nodes merged as TorchScript's CSE does."""
 
     def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.weights: list[TensorProto] = []
+        super().__init__()
         # Non-conv nodes already emitted, by (op, inputs, attributes): TorchScript's CSE merges repeats.
         self._seen: dict[tuple[Any, ...], str] = {}
-
-    def weight(self, *dims: int) -> str:
-        tensor = TensorProto(name=f"p{len(self.weights)}", data_type=TensorProto.FLOAT)
-        tensor.dims.extend(dims)
-        self.weights.append(tensor)
-        return tensor.name
-
-    def add(self, op: str, inputs: Sequence[str], scope: str = "/", **attributes: Any) -> str:
-        out = f"v{len(self.nodes)}"
-        self.nodes.append(
-            helper.make_node(op, list(inputs), [out], name=f"{scope}{op}_{len(self.nodes)}", **attributes)
-        )
-        return out
 
     def merged(self, op: str, inputs: Sequence[str], scope: str, **attributes: Any) -> str:
         """``add``, or the output of an identical node emitted before (never for convs: own weights)."""

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from search_spaces.base import NON_NEGATIVE, PERCENT, Metric, UnknownMetricError
+from search_spaces.help_devices import device_descriptions
 from search_spaces.nb201.tables import BenchmarkDataError, load_table
 
 __all__ = ["NUM_ARCHS", "SPACE_NAME", "Nb201Benchmark", "UnknownDeviceError"]
@@ -133,63 +134,15 @@ _TRAIN_TIME = (
 )
 
 _HELP_SOURCE = "Source: HayeonLee/HELP data/nasbench201/latency (MIT)."
-_GPUS = {
-    "1080ti": "NVIDIA GeForce GTX 1080 Ti",
-    "2080ti": "NVIDIA GeForce RTX 2080 Ti",
-    "titan_rtx": "NVIDIA Titan RTX",
-    "titanx": "NVIDIA Titan X",
-    "titanxp": "NVIDIA Titan Xp",
-}
-_CPUS = {
-    "gold_6226": "Intel Xeon Gold 6226",
-    "gold_6240": "Intel Xeon Gold 6240",
-    "silver_4114": "Intel Xeon Silver 4114",
-    "silver_4210r": "Intel Xeon Silver 4210R",
-}
-_PHONES = {
-    # "_1" here is part of the phone's model name, not a batch size.
-    "essential_ph_1": "Essential Phone PH-1",
-    "pixel2": "Google Pixel 2",
-    "samsung_a50": "Samsung Galaxy A50",
-    "samsung_s7": "Samsung Galaxy S7",
-}
-_HW_NAS_BENCH = {
-    "pixel3": "Google Pixel 3 phone (measured)",
-    "raspi4": "Raspberry Pi 4 (measured)",
-    "eyeriss": "Eyeriss ASIC (estimated)",
-    "fpga": "FPGA (estimated)",
-}
-
-
-def _device_descriptions() -> dict[str, str]:
-    """What each latency column measures; the table's columns are checked against these keys on load."""
-    out: dict[str, str] = {}
-    for key, name in _GPUS.items():
-        for batch in (1, 32, 256):
-            out[f"{key}_{batch}"] = (
-                f"Latency (ms) on the desktop GPU {name}, batch size {batch}, measured by the HELP authors. "
-                + _HELP_SOURCE
-            )
-    for key, name in _CPUS.items():
-        out[key] = (
-            f"Latency (ms) on the CPU {name}, measured by the HELP authors; the batch size is not part of "
-            "the column name or the source data (the HELP README's NAS example calls gold_6226 batch 256). "
-            + _HELP_SOURCE
-        )
-    for key, name in _PHONES.items():
-        out[key] = (
-            f"Latency (ms, whole milliseconds) on the phone {name}; believed to come from BRP-NAS/Eagle "
-            "(SamsungLabs/eagle), not verified; batch size not recorded. " + _HELP_SOURCE
-        )
-    for key, name in _HW_NAS_BENCH.items():
-        out[key] = (
-            f"Latency (ms) on {name}: the HW-NAS-Bench value for CIFAR-10 input (32x32), batch size 1 "
-            "(checked against the HW-NAS-Bench README on arch 0). " + _HELP_SOURCE
-        )
-    return dict(sorted(out.items()))
-
-
-_DEVICES = _device_descriptions()
+_DEVICES = device_descriptions(
+    source=_HELP_SOURCE,
+    gpu_batches=(1, 32, 256),
+    hw_nas_bench=(
+        ": the HW-NAS-Bench value for CIFAR-10 input (32x32), batch size 1 (checked against the HW-NAS-Bench "
+        "README on arch 0)."
+    ),
+    cpu_note=" (the HELP README's NAS example calls gold_6226 batch 256)",
+)
 _LATENCY_PREFIX = "latency_"
 
 

@@ -18,36 +18,12 @@ from onnx import TensorProto, helper
 
 from nasrlm.text.onnx_text import DEFAULT_OPSET
 
+from ..onnx_graph import GraphBuilder
 from .arch import EDGES
 from .costs import CELLS_PER_STAGE, STEM_CHANNELS
 
 CELL_FUNCTION = "Nb201Cell"  # named after the module class, as for an exported network
 _IR_VERSION = 8  # what torch's TorchScript exporter writes
-
-
-class _Graph:
-    """Accumulates nodes and weight initializers (dims only: values are never needed)."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.weights: list[TensorProto] = []
-
-    def weight(self, *dims: int) -> str:
-        tensor = TensorProto(name=f"p{len(self.weights)}", data_type=TensorProto.FLOAT)
-        tensor.dims.extend(dims)
-        self.weights.append(tensor)
-        return tensor.name
-
-    def producer(self, value: str) -> str | None:
-        """Op type of the node that outputs ``value`` (None for graph inputs)."""
-        return next((n.op_type for n in self.nodes if value in n.output), None)
-
-    def add(self, op: str, inputs: Sequence[str], scope: str = "/", **attributes: Any) -> str:
-        out = f"v{len(self.nodes)}"
-        self.nodes.append(
-            helper.make_node(op, list(inputs), [out], name=f"{scope}{op}_{len(self.nodes)}", **attributes)
-        )
-        return out
 
 
 def _conv_attrs(kernel: int, stride: int) -> dict[str, object]:
@@ -73,7 +49,7 @@ def cell_edges(ops: Sequence[str], keep_dead: bool) -> list[tuple[int, int, str]
     return [(dst, src, op) for dst, src, op in edges if dst in live_nodes]
 
 
-def _add_cell(g: _Graph, ops: Sequence[str], x: str, channels: int, scope: str, keep_dead: bool) -> str:
+def _add_cell(g: GraphBuilder, ops: Sequence[str], x: str, channels: int, scope: str, keep_dead: bool) -> str:
     """Emit one cell's nodes, as the exporter traces them; returns the cell output.
 
     ``keep_dead`` also emits the ops whose result never reaches the cell output: the network runs
@@ -145,7 +121,7 @@ def build_onnx(
 
     ``keep_dead``: also the computation that does not reach the output (see :func:`_add_cell`).
     """
-    g = _Graph()
+    g = GraphBuilder()
     c = STEM_CHANNELS
     h = g.add("Conv", ["input", g.weight(c, 3, 3, 3), g.weight(c)], "/stem/stem.0/", **_conv_attrs(3, 1))
     k = 0

@@ -11,15 +11,12 @@ resolutions.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
-from typing import Any
-
 import onnx
 from onnx import TensorProto, helper
 
 from nasrlm.text.onnx_text import DEFAULT_OPSET
 
+from ..onnx_graph import GraphBuilder
 from .arch import OfaMbv3Arch
 from .costs import (
     FEATURE_MIX_CHANNELS,
@@ -36,36 +33,8 @@ _IR_VERSION = 8  # what torch's TorchScript exporter writes
 _HSIGMOID_ALPHA = 1.0 / 6.0  # nn.Hardsigmoid exports as HardSigmoid(alpha=1/6, beta=0.5 default)
 
 
-@functools.cache
-def _template(op: str, attributes: tuple[tuple[str, Any], ...]) -> onnx.NodeProto:
-    """A node without inputs or outputs, made once per op and attributes (``make_node`` is the slow part)."""
-    node = helper.make_node(op, [], [])
-    node.attribute.extend(helper.make_attribute(name, list(v) if isinstance(v, tuple) else v) for name, v in attributes)
-    return node
-
-
-class _Graph:
-    """Accumulates nodes and weight initializers (dims only: values are never needed)."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.weights: list[TensorProto] = []
-
-    def weight(self, *dims: int) -> str:
-        tensor = TensorProto(name=f"p{len(self.weights)}", data_type=TensorProto.FLOAT)
-        tensor.dims.extend(dims)
-        self.weights.append(tensor)
-        return tensor.name
-
-    def add(self, op: str, inputs: Sequence[str], scope: str, **attributes: Any) -> str:
-        out = f"v{len(self.nodes)}"
-        node = onnx.NodeProto()
-        node.CopyFrom(_template(op, tuple(sorted(attributes.items()))))
-        node.input.extend(inputs)
-        node.output.append(out)
-        node.name = f"{scope}{op}_{len(self.nodes)}"
-        self.nodes.append(node)
-        return out
+class _Graph(GraphBuilder):
+    """The builder, with OFA's layers."""
 
     def conv(
         self,

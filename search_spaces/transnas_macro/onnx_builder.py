@@ -10,38 +10,21 @@ function). A test asserts identical canonical text to the exported module's for 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import onnx
 from onnx import TensorProto, helper
 
 from nasrlm.text.onnx_text import DEFAULT_OPSET
 
+from ..onnx_graph import GraphBuilder
 from .costs import BASE_CHANNELS, BLOCKS_PER_MODULE, NUM_CLASSES, RESOLUTION, STEM_CHANNELS, blocks, has_projection
 
 BLOCK_FUNCTION = "BasicBlock"  # named after the module class, as for an exported network
 _IR_VERSION = 8  # what torch's TorchScript exporter writes
 
 
-class _Graph:
-    """Accumulates nodes and weight initializers (dims only: values are never needed)."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.weights: list[TensorProto] = []
-
-    def weight(self, *dims: int) -> str:
-        tensor = TensorProto(name=f"p{len(self.weights)}", data_type=TensorProto.FLOAT)
-        tensor.dims.extend(dims)
-        self.weights.append(tensor)
-        return tensor.name
-
-    def add(self, op: str, inputs: Sequence[str], scope: str = "/", **attributes: Any) -> str:
-        out = f"v{len(self.nodes)}"
-        self.nodes.append(
-            helper.make_node(op, list(inputs), [out], name=f"{scope}{op}_{len(self.nodes)}", **attributes)
-        )
-        return out
+class _Graph(GraphBuilder):
+    """The builder, with this space's layers."""
 
     def conv(self, x: str, c_in: int, c_out: int, kernel: int, stride: int, scope: str) -> str:
         """A conv with its BatchNorm folded in (hence the bias)."""
