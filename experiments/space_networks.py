@@ -21,11 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from random_networks import load_rows  # the rows of both scripts are read alike
 
 DEFAULT_SPACES = ("nb101", "fbnet", "ofa_mbv3", "transnas_macro")
 LABELS = (
@@ -95,18 +99,6 @@ def label(space: Any, index: int, seed: int, latency_repeats: int) -> dict[str, 
         row["ort_latency_ms"] = latency.median_ms
         row["measure_s"] = round(time.perf_counter() - started, 3)
     return row
-
-
-def load_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows written so far (a line cut short by an interruption is skipped)."""
-    rows = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
 
 
 def main() -> None:

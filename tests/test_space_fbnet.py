@@ -4,8 +4,6 @@ ONNX builder against the exporter, and the command-line tools on it."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -27,16 +25,6 @@ def space() -> FbnetSpace:
     space = get_space("fbnet")
     assert isinstance(space, FbnetSpace)
     return space
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """Device tables and other caches go to a private folder."""
-    from nasrlm.hardware import devices
-
-    monkeypatch.setenv("NASRLM_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(devices, "_REGISTERED", {})
-    return tmp_path
 
 
 # --- the generic contract (as tests/test_space_contract.py checks every space) --------------------
@@ -235,62 +223,3 @@ def test_graph_spec_is_a_chain_of_the_layers(space):
     assert spec.op_names[dag.ops[0]] == "input" and spec.op_names[dag.ops[-1]] == "output"
     assert [spec.op_names[o] for o in dag.ops[1:-1]] == list(ROTATED[2].ops)
     assert dag.adjacency.sum() == 23 and all(dag.adjacency[i, i + 1] == 1 for i in range(23))
-
-
-# --- the tools through the command line -------------------------------------------------------
-@pytest.mark.slow
-def test_fbnet_through_verify_search_and_report(space, cache, capsys):
-    from nasrlm.cli import main
-    from nasrlm.hardware import devices
-
-    tmp_path = cache
-    archs = tmp_path / "archs.txt"
-    archs.write_text("\n".join(str(a) for a in space.archs()[:4]) + "\n")
-    verify_args = ["--device-name", "fb_cpu", "--warmup", "1", "--repeats", "3", "--samples", "4"]
-    assert main(["verify", "--space", "fbnet", "--archs", str(archs), *verify_args, "--out", str(tmp_path / "v")]) == 0
-    assert "latency_fb_cpu" in devices.registered_metrics("fbnet")
-    capsys.readouterr()
-
-    objectives = ["--objectives", "latency_pixel3,latency_raspi4"]
-    for sampler in ("tpe", "random"):
-        search = ["search", "--space", "fbnet", *objectives, "--budget", "8", "--sampler", sampler]
-        assert main([*search, "--out", str(tmp_path / sampler)]) == 0
-        summary = json.loads((tmp_path / sampler / "summary.json").read_text())
-        assert summary["finished"] == 8 and 0 < summary["hypervolume_ratio"] <= 1 + 1e-9
-        assert "ratio" in capsys.readouterr().out
-
-    report = ["report", "--space", "fbnet", *objectives, "--predictors", "flops,gin", "--train-sizes", "16"]
-    assert main([*report, "--seeds", "1", "--epochs", "5", "--quiet", "--out", str(tmp_path / "r")]) == 0
-    rows = [json.loads(line) for line in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
-    assert {row["predictor"] for row in rows} == {"flops", "gin"}
-    assert all(set(row["scores"]) == {"latency_pixel3", "latency_raspi4"} for row in rows)
-    capsys.readouterr()
-
-
-@pytest.mark.slow
-def test_rlm_sampler_search_on_fbnet(cache):
-    from nasrlm.search.runner import SearchConfig, run_search
-    from nasrlm.search.sampler import RLMSamplerConfig, stored_predictions
-
-    small = RLMSamplerConfig(
-        n_startup_trials=6,
-        proposals_per_fit=3,
-        pool_random=30,
-        pool_mutations=30,
-        num_samples=8,
-        first_fit_steps=20,
-        refit_steps=10,
-    )
-    config = SearchConfig(
-        space="fbnet",
-        objectives=("latency_pixel3", "latency_raspi4"),
-        budget=12,
-        out=str(cache / "rlm"),
-        progress=False,
-        rlm=small,
-    )
-    result = run_search(config)
-    space = get_space("fbnet")
-    assert len(result.trials) == 12 and all(space.has_data(a) for a in result.trials["arch"])
-    assert len(set(result.trials["arch"])) == 12
-    assert any(t.number in stored_predictions(result.study) for t in result.study.trials)

@@ -56,16 +56,6 @@ def data():
     return vendored.table("nb101_500_zc_valacc_naslib"), vendored.json("nb101_sample30_naslib")
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """Device tables and other caches go to a private folder."""
-    from nasrlm.hardware import devices
-
-    monkeypatch.setenv("NASRLM_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(devices, "_REGISTERED", {})
-    return tmp_path
-
-
 def raw_pruned(matrix: str, ops: str) -> Nb101Arch:
     """A table row's cell pruned as the NB101 API prunes it, vertex order kept (not canonical)."""
     kept, kept_ops = prune(np.array(json.loads(matrix)), ops.split("|"))  # type: ignore[misc]
@@ -340,57 +330,3 @@ def test_graph_spec_pads_before_the_output(space):
     assert batch.mask.tolist() == [[True, True, True, False, False, False, True], [True] * 7]
     flat = flat_encoding([small])
     assert flat.shape == (1, spec.flat_size) and flat[0, : 7 * 5].reshape(7, 5)[3:6].sum() == 0
-
-
-# --- the tools through the command line -------------------------------------------------------
-@pytest.mark.slow
-def test_nb101_through_verify_search_and_report(space, cache, capsys):
-    from nasrlm.cli import main
-    from nasrlm.hardware import devices
-
-    tmp_path = cache
-    archs = tmp_path / "archs.txt"
-    archs.write_text("\n".join(str(a) for a in space.archs()[:3]) + "\n")
-    verify_args = ["--device-name", "nb101_cpu", "--warmup", "1", "--repeats", "3", "--samples", "3"]
-    assert main(["verify", "--space", "nb101", "--archs", str(archs), *verify_args, "--out", str(tmp_path / "v")]) == 0
-    assert "latency_nb101_cpu" in devices.registered_metrics("nb101")
-    capsys.readouterr()
-
-    objectives = ["--objectives", "acc,params"]
-    for sampler in ("tpe", "random"):
-        search = ["search", "--space", "nb101", *objectives, "--budget", "8", "--sampler", sampler]
-        assert main([*search, "--out", str(tmp_path / sampler)]) == 0
-        summary = json.loads((tmp_path / sampler / "summary.json").read_text())
-        assert summary["finished"] == 8 and 0 < summary["hypervolume_ratio"] <= 1 + 1e-9
-        assert "ratio" in capsys.readouterr().out
-
-    report = ["report", "--space", "nb101", *objectives, "--predictors", "flops,gin", "--train-sizes", "16"]
-    assert main([*report, "--seeds", "1", "--epochs", "5", "--quiet", "--out", str(tmp_path / "r")]) == 0
-    rows = [json.loads(line) for line in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
-    assert {row["predictor"] for row in rows} == {"flops", "gin"}
-    assert all(set(row["scores"]) == {"acc", "params"} for row in rows)
-    capsys.readouterr()
-
-
-@pytest.mark.slow
-def test_rlm_sampler_search_on_nb101(cache):
-    from nasrlm.search.runner import SearchConfig, run_search
-    from nasrlm.search.sampler import RLMSamplerConfig, stored_predictions
-
-    small = RLMSamplerConfig(
-        n_startup_trials=6,
-        proposals_per_fit=3,
-        pool_random=30,
-        pool_mutations=30,
-        num_samples=8,
-        first_fit_steps=20,
-        refit_steps=10,
-    )
-    config = SearchConfig(
-        space="nb101", objectives=("acc", "params"), budget=12, out=str(cache / "rlm"), progress=False, rlm=small
-    )
-    result = run_search(config)
-    space = get_space("nb101")
-    assert len(result.trials) == 12 and all(space.has_data(a) for a in result.trials["arch"])
-    assert len(set(result.trials["arch"])) == 12
-    assert any(t.number in stored_predictions(result.study) for t in result.study.trials)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -276,59 +274,3 @@ def test_texts_differ_by_network_and_fold_blocks(space):
     texts = space.to_texts(space.archs()[:20])
     assert len(set(texts)) == 20
     assert all("local.MBConvBlock" in t for t in texts)
-
-
-# --- the tools on this space ----------------------------------------------------------------------
-@pytest.mark.slow
-def test_verify_search_and_report_through_the_cli(tmp_path, capsys):
-    from nasrlm.cli import main
-
-    archs = tmp_path / "archs.txt"
-    archs.write_text("\n".join(str(a) for a in get_space("ofa_mbv3").archs()[:3]) + "\n")
-    verify = ["verify", "--space", "ofa_mbv3", "--archs", str(archs), "--device-name", "ofa_cpu"]
-    assert main([*verify, "--warmup", "1", "--repeats", "3", "--samples", "4", "--out", str(tmp_path / "v")]) == 0
-    assert "latency_ofa_cpu" in devices.registered_metrics("ofa_mbv3")
-
-    objectives = ["--objectives", "latency_v100_1,latency_titan_xp_64"]
-    for sampler in ("tpe", "random"):
-        search = ["search", "--space", "ofa_mbv3", *objectives, "--budget", "8", "--sampler", sampler]
-        assert main([*search, "--out", str(tmp_path / sampler)]) == 0
-        summary = json.loads((tmp_path / sampler / "summary.json").read_text())
-        assert summary["finished"] == 8 and 0 < summary["hypervolume_ratio"] <= 1 + 1e-9
-
-    report = ["report", "--space", "ofa_mbv3", *objectives, "--predictors", "flops,gin", "--train-sizes", "16"]
-    assert main([*report, "--seeds", "1", "--epochs", "5", "--quiet", "--out", str(tmp_path / "r")]) == 0
-    rows = [json.loads(line) for line in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
-    assert {row["predictor"] for row in rows} == {"flops", "gin"}
-    capsys.readouterr()
-
-
-@pytest.mark.slow
-def test_rlm_sampler_search(tmp_path):
-    from nasrlm.search.runner import SearchConfig, run_search
-    from nasrlm.search.sampler import RLMSamplerConfig, stored_predictions
-
-    small = RLMSamplerConfig(
-        n_startup_trials=6,
-        proposals_per_fit=3,
-        pool_random=30,
-        pool_mutations=30,
-        num_samples=8,
-        first_fit_steps=20,
-        refit_steps=10,
-        progress=False,
-    )
-    config = SearchConfig(
-        space="ofa_mbv3",
-        objectives=("latency_v100_1", "latency_titan_xp_64"),
-        budget=12,
-        out=str(tmp_path),
-        progress=False,
-        rlm=small,
-    )
-    result = run_search(config)
-    space = get_space("ofa_mbv3")
-    assert len(result.trials) == 12 and result.trials["arch"].is_unique
-    assert all(space.has_data(a) for a in result.trials["arch"])
-    proposed = [t for t in result.study.trials if t.number in stored_predictions(result.study)]
-    assert len(proposed) >= 5  # the RLM proposed the trials after the random start

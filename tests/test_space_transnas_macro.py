@@ -4,15 +4,12 @@ builder against the exporter, and the command-line tools on the space."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from baselines.encoding import dag_spec_for, encode_dags
-from nasrlm.hardware import devices
 from search_spaces import NoBenchmarkDataError, SearchSpace, TabularSpace, UnknownMetricError, get_space
 from search_spaces.transnas_macro import TransnasMacroArch, TransnasMacroSpace
 from search_spaces.transnas_macro.arch import all_archs
@@ -27,12 +24,6 @@ def space() -> TransnasMacroSpace:
     chosen = get_space(SPACE)
     assert isinstance(chosen, TransnasMacroSpace)
     return chosen
-
-
-@pytest.fixture
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NASRLM_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(devices, "_REGISTERED", {})
 
 
 def outside_archs(space: TransnasMacroSpace) -> list[TransnasMacroArch]:
@@ -293,62 +284,3 @@ def test_graph_spec_is_a_chain(space):
     assert dag.adjacency.sum() == len(dag.ops) - 1
     batch = encode_dags([arch, space.archs()[6]])
     assert dag_spec_for([arch]) == spec and batch.node_ops.shape[0] == 2
-
-
-# --- the tools ----------------------------------------------------------------------------------
-@pytest.mark.slow
-def test_verify_search_and_report_through_the_cli(tmp_path, capsys, private_cache, space):
-    from nasrlm.cli import main
-
-    archs = tmp_path / "archs.txt"
-    archs.write_text("\n".join(str(a) for a in space.archs()[:3]) + "\n")
-    verify = ["verify", "--space", SPACE, "--archs", str(archs), "--device-name", "tn_cpu", "--no-predict"]
-    assert main([*verify, "--warmup", "1", "--repeats", "3", "--out", str(tmp_path / "v")]) == 0
-    assert (tmp_path / "v" / "latency.csv").is_file()
-
-    objectives = ["--objectives", "class_scene_acc,params"]
-    for sampler in ("tpe", "random"):
-        out = tmp_path / f"s_{sampler}"
-        search = ["search", "--space", SPACE, *objectives, "--budget", "8", "--sampler", sampler, "--quiet"]
-        assert main([*search, "--out", str(out)]) == 0
-        summary = json.loads((out / "summary.json").read_text())
-        assert summary["finished"] == 8 and 0 < summary["hypervolume_ratio"] <= 1 + 1e-9
-        found = pd.read_csv(out / "trials.csv")["arch"]
-        assert len(found) == 8 and all(space.has_data(a, ["class_scene_acc"]) for a in found)
-
-    report = ["report", "--space", SPACE, *objectives, "--predictors", "flops,gin", "--train-sizes", "16"]
-    assert main([*report, "--seeds", "1", "--epochs", "5", "--quiet", "--out", str(tmp_path / "r")]) == 0
-    rows = [json.loads(line) for line in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
-    assert {row["predictor"] for row in rows} == {"flops", "gin"}
-    assert all(row["n_test"] == 662 - 16 for row in rows)  # only archs with class_scene_acc
-    assert all(not math.isnan(row["scores"]["class_scene_acc"]["kendall"]) for row in rows)
-    capsys.readouterr()
-
-
-@pytest.mark.slow
-def test_rlm_sampler_search(private_cache):
-    from optuna.trial import TrialState
-
-    from nasrlm.search.runner import SearchConfig, run_search
-    from nasrlm.search.sampler import RLMSamplerConfig, stored_predictions
-
-    small = RLMSamplerConfig(
-        n_startup_trials=6,
-        proposals_per_fit=3,
-        pool_random=30,
-        pool_mutations=30,
-        num_samples=8,
-        first_fit_steps=10,
-        refit_steps=5,
-        progress=False,
-    )
-    config = SearchConfig(space=SPACE, objectives=("class_scene_acc", "params"), budget=12, progress=False, rlm=small)
-    result = run_search(config)
-    space = get_space(SPACE)
-    assert len(result.trials) == 12 and all(space.has_data(a, ["class_scene_acc"]) for a in result.trials["arch"])
-    proposed = [
-        t
-        for t in result.study.get_trials(states=(TrialState.COMPLETE,))
-        if t.number in stored_predictions(result.study)
-    ]
-    assert proposed, "the RLM sampler proposed no trial"
