@@ -119,16 +119,24 @@ def write_note(folder: Path, info: dict) -> None:
     if info.get("random_networks"):
         extra = (
             f", and {info['random_networks']:,} random image classifiers from `experiments/random_networks.py` "
-            "(labelled with params, flops, node and conv counts and onnxruntime latency)"
+            "and `experiments/space_networks.py` (each labelled with what it has of params, flops, node and conv "
+            "counts, graph structure and onnxruntime latency)"
         )
         extra_bpe = " and the random networks"
+    stage = ""
+    if info.get("first_stage"):
+        first = info["first_stage"]
+        stage = (
+            f"\nA second stage: it continued the model made by `{first['command']}` ({first['minutes']} minutes, "
+            f"{first['steps']:,} steps, best validation loss {first['val_loss']:.4f}), with a fresh schedule.\n"
+        )
     text = f"""# The default nasrlm RLM
 
 Made by `python experiments/free_labels_nb201.py` (the zero-cost proxies of every arch, about an hour on one
 core), then `{info["command"]}` (see its docstring): {info["minutes"]} minutes of training on a 2-core CPU
 with {info.get("threads", 1)} torch thread(s), {info["steps"]:,} steps, best validation loss
 {info["val_loss"]:.4f} ({info["stopped"]}).
-
+{stage}
 - Inputs: {form} of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
   (dead edges included){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe};
   up to {info["max_length"]} tokens ({info["truncation"]} of a longer text).
@@ -164,6 +172,13 @@ def main() -> None:
         "to train on as well (their free labels)",
     )
     parser.add_argument("--random-repeats", type=int, default=1, help="times each random network is seen per epoch")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="a saved surrogate to continue from (a second stage: its tokenizer, weights and label transforms, "
+        "a fresh schedule over this run's data); --text-form must be its own",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads; 1 leaves a core for other work")
     args = parser.parse_args()
@@ -219,15 +234,28 @@ def main() -> None:
             counts[name] += sum(name in r for r in random_rows)
             columns[name] = np.concatenate([columns[name], np.array(values)])
     width = args.d_model
-    surrogate = Surrogate.new(
-        objectives[:1],
-        tokenizer_texts,
-        tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=args.max_length, truncation=args.truncation),
-        encoder=EncoderConfig(d_model=width, n_layers=args.layers, n_heads=4, d_ff=2 * width, max_length=1024),
-        decoder=DecoderConfig(d_model=width, n_layers=2, n_heads=4, d_ff=2 * width),
-        seed=args.seed,
-        text_form=args.text_form,
-    )
+    if args.init_from is not None:
+        surrogate = Surrogate.load(args.init_from)
+        if surrogate.text_form != args.text_form:
+            parser.error(
+                f"--init-from {args.init_from} reads the {surrogate.text_form} text form; "
+                f"give --text-form {surrogate.text_form}"
+            )
+        # The architecture and the token budget are the saved model's, whatever the flags say.
+        args.max_length = surrogate.tokenizer.config.max_length
+        args.truncation = surrogate.tokenizer.config.truncation
+        args.layers = surrogate.model.config.encoder.n_layers
+        width = args.d_model = surrogate.model.config.encoder.d_model
+    else:
+        surrogate = Surrogate.new(
+            objectives[:1],
+            tokenizer_texts,
+            tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=args.max_length, truncation=args.truncation),
+            encoder=EncoderConfig(d_model=width, n_layers=args.layers, n_heads=4, d_ff=2 * width, max_length=1024),
+            decoder=DecoderConfig(d_model=width, n_layers=2, n_heads=4, d_ff=2 * width),
+            seed=args.seed,
+            text_form=args.text_form,
+        )
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=32,
@@ -251,7 +279,17 @@ def main() -> None:
         f"{result.steps} steps, {result.seconds:.0f} s, {result.stopped}, best val loss {result.best_val_loss:.4f}",
         flush=True,
     )
-    flags = ("labels", "max_length", "truncation", "layers", "epochs", "text_form", "random_networks", "random_repeats")
+    flags = (
+        "labels",
+        "max_length",
+        "truncation",
+        "layers",
+        "epochs",
+        "text_form",
+        "random_networks",
+        "random_repeats",
+        "init_from",
+    )
     shown = [
         f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
         for k in flags
@@ -275,7 +313,11 @@ def main() -> None:
         "layers": args.layers,
         "d_model": width,
         "dropout": args.objective_dropout,
+        "init_from": str(args.init_from) if args.init_from else None,
     }
+    if args.init_from is not None:
+        before = Surrogate.load(args.init_from).meta.get("pretraining")
+        info["first_stage"] = before  # how the model it continued was made
     surrogate.meta["pretraining"] = info
     out.parent.mkdir(parents=True, exist_ok=True)
     surrogate.save(out)

@@ -7,7 +7,8 @@ The shipped RLM must read networks of spaces it has never seen (a user's own CNN
 benchmark spaces). NAS-Bench-201 alone shows it one macro skeleton; this script draws networks from
 a broad generator of image classifiers and labels each with what anyone can compute, no training:
 its parameter count, its multiply-accumulates, the node and convolution counts of its ONNX graph,
-and its onnxruntime latency measured here (batch 1, one thread, the median of ``--repeats`` runs).
+and its onnxruntime latency measured here (batch 1, one thread, the median of ``--repeats`` runs;
+``--repeats 0`` leaves latency out, for many more networks in the same time).
 
 The generator (``sample_spec``): input resolution 32-96; a stem convolution (kernel 3/5/7,
 stride 1/2); 2-6 stages, each of 1-4 blocks of one kind: plain conv-BN-act, a basic residual
@@ -222,6 +223,18 @@ def label(index: int, seed: int, repeats: int) -> dict:
     example = example_input(spec)
     text = to_onnx_text(module, example)
     graph = export_module(module, example).graph
+    row = {
+        "index": index,
+        "seed": seed,
+        "spec": asdict(spec),
+        "text": text,
+        "params": sum(p.numel() for p in module.parameters()) / 1e6,
+        "flops": count_macs(module, example) / 1e6,
+        "onnx_nodes": float(len(graph.node)),
+        "onnx_convs": float(sum(n.op_type == "Conv" for n in graph.node)),
+    }
+    if repeats == 0:  # counts only: many more networks in the time one latency takes
+        return row
     started = time.perf_counter()
 
     class Space(_Specs):  # measure_one calls example_input(batch_size) without the arch
@@ -232,18 +245,7 @@ def label(index: int, seed: int, repeats: int) -> dict:
             return export_module(self.build_model(spec), self.example_input(batch_size))
 
     latency = measure_one(Space(), spec, LatencyConfig(warmup=3, repeats=repeats, threads=1))
-    return {
-        "index": index,
-        "seed": seed,
-        "spec": asdict(spec),
-        "text": text,
-        "params": sum(p.numel() for p in module.parameters()) / 1e6,
-        "flops": count_macs(module, example) / 1e6,
-        "onnx_nodes": float(len(graph.node)),
-        "onnx_convs": float(sum(n.op_type == "Conv" for n in graph.node)),
-        "ort_latency_ms": latency.median_ms,
-        "measure_s": round(time.perf_counter() - started, 3),
-    }
+    return row | {"ort_latency_ms": latency.median_ms, "measure_s": round(time.perf_counter() - started, 3)}
 
 
 def load_rows(path: Path) -> list[dict]:
@@ -262,7 +264,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=10, help="timed onnxruntime runs (0: no latency label)")
     parser.add_argument("--out", type=Path, default=Path("runs/random_networks.jsonl"))
     parser.add_argument("--check", action="store_true", help="print label statistics of the rows done and exit")
     args = parser.parse_args()
@@ -284,7 +286,9 @@ def main() -> None:
 
     print(f"{len(rows)} networks in {args.out}")
     for name in LABELS:
-        values = np.array([r[name] for r in rows])
+        values = np.array([r[name] for r in rows if name in r])
+        if not len(values):
+            continue
         print(f"  {name:<15} min {values.min():10.3f}  median {np.median(values):10.3f}  max {values.max():10.3f}")
 
 

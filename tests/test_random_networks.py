@@ -48,3 +48,10 @@ def test_rows_carry_exact_labels_and_resume(tmp_path):
     out = tmp_path / "rows.jsonl"
     out.write_text(json.dumps(row) + "\n" + '{"index": 4, "cut sh')  # an interrupted append
     assert [r["index"] for r in script.load_rows(out)] == [3]
+
+
+def test_zero_repeats_gives_the_counts_without_a_latency():
+    script = _script()
+    counted, timed = script.label(5, seed=1, repeats=0), script.label(5, seed=1, repeats=2)
+    assert "ort_latency_ms" not in counted and "measure_s" not in counted
+    assert {k: timed[k] for k in counted} == counted  # the same network, the same labels
