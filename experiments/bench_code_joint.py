@@ -1,7 +1,7 @@
 """One RLM for three domains, against one RLM per domain and a simple baseline per domain (issue 14).
 
 Usage: python experiments/bench_code_joint.py [--seeds 0,1,2] [--domains python,rust,nb201]
-           [--epochs 20] [--max-length 512] [--nb201-archs 1500] [--work runs/code_joint]
+           [--epochs 20] [--patience 4] [--max-length 512] [--nb201-archs 1500] [--work runs/code_joint]
            [--threads 1] [--table]
 
 Domains (each row is a text and its domain's targets):
@@ -117,7 +117,7 @@ def fit_rlm(texts: list[str], columns: dict[str, np.ndarray], args: argparse.Nam
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=16,
-        patience=4,
+        patience=args.patience,
         val_fraction=0.1,
         length_buckets=True,
         checkpoint_dir=str(work),
@@ -232,6 +232,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     parser.add_argument("--domains", type=lambda s: s.split(","), default=["python", "rust", "nb201"])
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--patience", type=int, default=4, help="epochs without a better validation loss")
     parser.add_argument("--max-length", type=int, default=512, help="input tokens of each RLM")
     parser.add_argument("--nb201-archs", type=int, default=1500)
     parser.add_argument("--work", type=Path, default=Path("runs/code_joint"))
