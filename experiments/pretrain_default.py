@@ -3,6 +3,7 @@
 Usage: python experiments/pretrain_default.py [--minutes 60] [--labels counts,graph,proxies,ort] [--epochs 30]
            [--work runs/pretrain] [--out runs/pretrain/model] [--max-length 128] [--truncation tail] [--layers 2]
            [--text-form onnx|reading|compact] [--random-networks runs/random_networks.jsonl] [--random-repeats 1]
+           [--init-from runs/pretrain_x1/model]
 
 Labels, for every NAS-Bench-201 architecture (never accuracy and never benchmark latency, which are
 what the model is later evaluated on):
@@ -31,6 +32,9 @@ The shipped default (nasrlm/rlm/pretrained/default) is this script's defaults wi
 30 epochs of 464 steps, about 117 minutes on a 2-core CPU (run in resumed parts here), then
 cp -r runs/pretrain_v5/model nasrlm/rlm/pretrained/default. It was chosen on split seed 100 by
 experiments/ablate_rlm.py (v5 against v3, the 13-minute, 4-epoch run shipped before it).
+
+A second stage: --init-from DIR continues a saved model (its tokenizer, weights and label transforms)
+on this run's data with a fresh schedule of --epochs, e.g. after more random networks were made.
 
 Resumable: labels are cached in --work, and training checkpoints there, so an interrupted run picks up
 where it stopped when run again with the same arguments; --minutes bounds this run's training time
