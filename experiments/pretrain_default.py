@@ -127,8 +127,9 @@ def write_note(folder: Path, info: dict) -> None:
             "counts, graph structure and onnxruntime latency)"
         )
         extra_bpe = " and the random networks"
-    stage = ""
+    stage = bpe_stage = ""
     if info.get("first_stage"):
+        bpe_stage = " (those of the first stage)"
         first = info["first_stage"]
         stage = (
             f"\nA second stage: it continued the model made by `{first['command']}` ({first['minutes']} minutes, "
@@ -142,7 +143,7 @@ with {info.get("threads", 1)} torch thread(s), {info["steps"]:,} steps, best val
 {info["val_loss"]:.4f} ({info["stopped"]}).
 {stage}
 - Inputs: {form} of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
-  (dead edges included){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe};
+  (dead edges included){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe}{bpe_stage};
   up to {info["max_length"]} tokens ({info["truncation"]} of a longer text).
 - Model: built-in transformer encoder, {info["layers"]} layers of width {info["d_model"]}, and a 2-layer number decoder.
 - Labels (anyone can compute them; no accuracy and no benchmark latency): {counts}.
