@@ -127,6 +127,7 @@ def write_note(folder: Path, info: dict) -> None:
             "counts, graph structure and onnxruntime latency)"
         )
         extra_bpe = " and the random networks"
+    shapes = ", each dimension of a weight shape its own piece" if info.get("split_shapes") else ""
     stage = bpe_stage = ""
     if info.get("first_stage"):
         bpe_stage = " (those of the first stage)"
@@ -143,7 +144,7 @@ with {info.get("threads", 1)} torch thread(s), {info["steps"]:,} steps, best val
 {info["val_loss"]:.4f} ({info["stopped"]}).
 {stage}
 - Inputs: {form} of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
-  (dead edges included){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe}{bpe_stage};
+  (dead edges included){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe}{bpe_stage}{shapes};
   up to {info["max_length"]} tokens ({info["truncation"]} of a longer text).
 - Model: built-in transformer encoder, {info["layers"]} layers of width {info["d_model"]}, and a 2-layer number decoder.
 - Labels (anyone can compute them; no accuracy and no benchmark latency): {counts}.
@@ -163,6 +164,11 @@ def main() -> None:
     parser.add_argument("--truncation", default="tail", help="of longer texts: head_tail, head or tail")
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument(
+        "--split-shapes",
+        action="store_true",
+        help="each dimension of a weight shape its own token (nasrlm.rlm.text_tokenizer.TextTokenizerConfig)",
+    )
     parser.add_argument("--objective-dropout", type=float, default=0.3)
     parser.add_argument("--work", type=Path, default=Path("runs/pretrain"))
     parser.add_argument("--out", type=Path, default=None, help="default: WORK/model")
@@ -249,13 +255,16 @@ def main() -> None:
         # The architecture and the token budget are the saved model's, whatever the flags say.
         args.max_length = surrogate.tokenizer.config.max_length
         args.truncation = surrogate.tokenizer.config.truncation
+        args.split_shapes = surrogate.tokenizer.config.split_shapes
         args.layers = surrogate.model.config.encoder.n_layers
         width = args.d_model = surrogate.model.config.encoder.d_model
     else:
         surrogate = Surrogate.new(
             objectives[:1],
             tokenizer_texts,
-            tokenizer=TextTokenizerConfig(vocab_size=4096, max_length=args.max_length, truncation=args.truncation),
+            tokenizer=TextTokenizerConfig(
+                vocab_size=4096, max_length=args.max_length, truncation=args.truncation, split_shapes=args.split_shapes
+            ),
             encoder=EncoderConfig(d_model=width, n_layers=args.layers, n_heads=4, d_ff=2 * width, max_length=1024),
             decoder=DecoderConfig(d_model=width, n_layers=2, n_heads=4, d_ff=2 * width),
             seed=args.seed,
@@ -294,11 +303,12 @@ def main() -> None:
         "random_networks",
         "random_repeats",
         "init_from",
+        "split_shapes",
     )
     shown = [
-        f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
+        f"--{k.replace('_', '-')}" + ("" if v is True else f" {','.join(map(str, v)) if isinstance(v, list) else v}")
         for k in flags
-        if (v := getattr(args, k)) not in (None, "onnx")
+        if (v := getattr(args, k)) not in (None, "onnx", False)
     ]
     info = {
         "command": "python experiments/pretrain_default.py " + " ".join(shown),
@@ -315,6 +325,7 @@ def main() -> None:
         "vocab": surrogate.tokenizer.vocab_size,
         "max_length": args.max_length,
         "truncation": args.truncation,
+        "split_shapes": args.split_shapes,
         "layers": args.layers,
         "d_model": width,
         "dropout": args.objective_dropout,

@@ -262,3 +262,24 @@ def test_train_on_generic_text() -> None:
     assert tok.decode(tok.encode(PYTHON_SOURCE)) == PYTHON_SOURCE
     assert len(tok.encode(PYTHON_SOURCE)) < len(PYTHON_SOURCE.encode()) / 4
     assert tok.decode(tok.encode("ünïcödé ✓")) == "ünïcödé ✓"
+
+
+def test_split_shapes_gives_each_dimension_its_own_token(nb201_texts: list[str], tmp_path: Path) -> None:
+    from nasrlm.text.compact_text import compact_text
+
+    texts = [compact_text(text) for text in nb201_texts[:60]]
+    whole = TextTokenizer.train(texts, TextTokenizerConfig(vocab_size=600))
+    split = TextTokenizer.train(texts, TextTokenizerConfig(vocab_size=600, split_shapes=True))
+    line = "Conv k3 [16,16,3,3] +b\nConv k5 s2 @4 [24,40,5,5] +b"
+    pieces = [split.decode([i]) for i in split.encode(line)]
+    assert " [16" in pieces and ",16" in pieces and ",3]" in pieces
+    assert all(piece.count(",") + piece.count("[") <= 1 for piece in pieces)  # never two dimensions in one
+    assert " [16,16,3,3]" in [whole.decode([i]) for i in whole.encode(line)]  # the default: one token
+    for tok in (whole, split):
+        assert all(tok.decode(tok.encode(text)) == text for text in texts)
+    assert len(split.encode(texts[0])) > len(whole.encode(texts[0]))
+    split.save(tmp_path / "split")  # the pre-tokenizer is saved with the vocabulary
+    loaded = TextTokenizer.load(tmp_path / "split")
+    assert loaded.config.split_shapes and loaded.encode(line) == split.encode(line)
+    with pytest.raises(TypeError, match="split_shapes must be a bool"):
+        TextTokenizerConfig(split_shapes=1)  # type: ignore[arg-type]

@@ -37,7 +37,13 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, train
 
 from nasrlm.core.cache import atomic_write_text
 
-__all__ = ["ONNX_PRETOKENIZE_PATTERN", "TRUNCATION_MODES", "TextTokenizer", "TextTokenizerConfig"]
+__all__ = [
+    "ONNX_PRETOKENIZE_PATTERN",
+    "SHAPE_DIMENSION_PATTERN",
+    "TRUNCATION_MODES",
+    "TextTokenizer",
+    "TextTokenizerConfig",
+]
 
 TRUNCATION_MODES = ("head", "head_tail", "tail")
 TOKENIZER_FILE = "tokenizer.json"
@@ -50,6 +56,9 @@ _SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>", "<sep>")
 # A "word": no whitespace and none of ( ) , = < > [ ], except a bracketed group without spaces
 # (``float[16,16,3,3]``) and a comma not followed by a space (``[1,3,32,32]``).
 _WORD = r"(?:[^\s(),=<>\[\]]|\[[^\s\]]*\]|,(?=\S))+"
+# One dimension of a bracketed list, with what opens or separates it (and a closing bracket):
+# `` [16``, ``,16``, ``,3]`` (``TextTokenizerConfig.split_shapes``).
+SHAPE_DIMENSION_PATTERN = r" ?[\[,]\d+\]?"
 ONNX_PRETOKENIZE_PATTERN = "|".join(
     (
         # Multi-line model / function header: ``<\n   ir_version: 8, ... \n>``.
@@ -83,12 +92,20 @@ class TextTokenizerConfig:
     max_length: int = 1024
     min_frequency: int = 2
     truncation: str = "head_tail"
+    # A bracketed shape is one pre-token (``[16,16,3,3]``), so BPE learns common shapes as single
+    # opaque tokens and an unseen one falls apart into arbitrary pieces: nothing tells the model that
+    # [24,16,5,5] is larger than [16,16,3,3]. With ``split_shapes`` each dimension is its own piece
+    # (``[16``, ``,16``, ``,3``, ``,3]``): a handful of dimension tokens, each seen in many shapes,
+    # whose magnitudes the model can learn once (about 4x the tokens per shape).
+    split_shapes: bool = False
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "max_length", "min_frequency"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"{name} must be an int, got {value!r}")
+        if not isinstance(self.split_shapes, bool):
+            raise TypeError(f"split_shapes must be a bool, got {self.split_shapes!r}")
         min_vocab = 256 + len(_SPECIAL_TOKENS)
         if self.vocab_size < min_vocab:
             raise ValueError(
@@ -146,9 +163,11 @@ class TextTokenizer:
     ) -> TextTokenizer:
         """Learn a vocabulary of at most ``config.vocab_size`` tokens from ``texts``."""
         tokenizer = Tokenizer(models.BPE(unk_token=cls.UNK))
+        shapes = [pre_tokenizers.Split(Regex(SHAPE_DIMENSION_PATTERN), behavior="isolated")]
         tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
             [
                 pre_tokenizers.Split(Regex(ONNX_PRETOKENIZE_PATTERN), behavior="isolated"),
+                *(shapes if config.split_shapes else []),
                 # Maps each UTF-8 byte to a visible symbol; with all 256 in the initial alphabet no
                 # character is ever unknown.
                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
