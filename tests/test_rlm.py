@@ -308,3 +308,19 @@ def test_digit_smoothing_trains_and_ranks():
     test_texts, test_y1, _ = _task(80, seed=1)
     prediction = surrogate.predict(test_texts, num_samples=8, temperature=1.0)
     assert spearmanr(prediction.point["y1"], test_y1)[0] > 0.8
+
+
+def test_rows_of_separate_domains_are_decoded_as_they_were_trained(trained):
+    # Rows that each have one objective (programs with memory, networks with latency) train
+    # sequences of one objective; a prediction of y2 must not first decode a y1 those rows never had.
+    texts, y1, y2 = _task(60, seed=2)
+    half = np.arange(60) < 30
+    surrogate = _surrogate(texts)
+    columns = {"y1": np.where(half, y1, np.nan), "y2": np.where(half, np.nan, y2)}
+    surrogate.fit(texts, columns, TrainConfig(epochs=1, batch_size=16, progress=False), allow_missing=True)
+    assert surrogate.meta["objective_sets"] == [["y1"], ["y2"]]
+    assert surrogate._decode_names(["y2"]) == ["y2"] and surrogate._decode_names(["y1"]) == ["y1"]
+    assert surrogate._decode_names(["y1", "y2"]) == ["y1", "y2"]  # no trained set holds both: the fit's
+    complete = trained[0]  # every row had both: y2 is decoded after y1, as trained
+    assert complete.meta["objective_sets"] == [["y1", "y2"]]
+    assert complete._decode_names(["y2"]) == ["y1", "y2"]

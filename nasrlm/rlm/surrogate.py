@@ -339,10 +339,14 @@ class Surrogate:
             states = self._cached_states(texts, ids, mask, state_cache)
             states = torch.nn.functional.pad(states, (0, 0, 0, ids.shape[1] - states.shape[1]))
         result = train(self.model, data, config, states)
+        # The sequences the rows were trained as (present objectives, in model order): rows of
+        # different domains (programs, networks) each train their own, and prediction decodes one.
+        sequences = {tuple(self.objectives[j] for j in np.flatnonzero(row)) for row in np.unique(present, axis=0)}
         self.meta.update(
             {
                 "trained_on": len(texts),
                 "objectives_trained": list(columns),
+                "objective_sets": sorted(list(names) for names in sequences),
                 "truncated_share": truncated,
                 "data_fingerprint": fingerprint,
                 "train_seconds": result.seconds,
@@ -517,12 +521,18 @@ class Surrogate:
 
         Each objective is decoded conditioned on those before it, and the model knows the sequences
         it was trained on; one objective asked for alone (say ``acc`` of a model whose rows always
-        began with ``flops``) would be a sequence it never saw. So the objectives of the last fit
-        are decoded too when ``names`` are among them (else all of them), and only ``names`` returned.
+        began with ``flops``) would be a sequence it never saw. So the objectives that rows of the
+        last fit were trained with together (``objective_sets``: the shortest such set that holds
+        ``names``; rows of another domain train another set) are decoded too, else those of the last
+        fit when ``names`` are among them, else all of them; only ``names`` are returned.
         """
         self.model.objective_index(list(names))  # unknown names: a clear error
         trained = list(self.meta.get("objectives_trained") or self.objectives)
-        context = set(trained) if set(names) <= set(trained) else set(self.objectives)
+        holding = [set(s) for s in self.meta.get("objective_sets") or [] if set(names) <= set(s)]
+        if holding:  # the shortest sequence rows were trained as that holds them all
+            context = min(holding, key=len)
+        else:
+            context = set(trained) if set(names) <= set(trained) else set(self.objectives)
         decode = [name for name in self.objectives if name in context or name in names]
         last = max(decode.index(name) for name in names)
         return decode[: last + 1]  # what follows the last one asked for cannot change it
