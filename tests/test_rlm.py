@@ -239,7 +239,7 @@ def test_a_subset_of_objectives_is_decoded_in_its_training_context():
     alone = surrogate.sample(texts, num_samples=8, objectives=["ort_latency_ms"], seed=3)
     everything = surrogate.sample(texts, num_samples=8, seed=3)
     np.testing.assert_array_equal(alone[..., 0], everything[..., surrogate.objectives.index("ort_latency_ms")])
-    assert surrogate._decode_names(["flops"]) == ["flops"]  # nothing follows the last one asked for
+    assert surrogate.objectives_to_decode(["flops"]) == ["flops"]  # nothing follows the last one asked for
 
 
 def test_save_refuses_targets_it_did_not_write(trained, tmp_path):
@@ -319,8 +319,8 @@ def test_rows_of_separate_domains_are_decoded_as_they_were_trained(trained):
     columns = {"y1": np.where(half, y1, np.nan), "y2": np.where(half, np.nan, y2)}
     surrogate.fit(texts, columns, TrainConfig(epochs=1, batch_size=16, progress=False), allow_missing=True)
     assert surrogate.meta["objective_sets"] == [["y1"], ["y2"]]
-    assert surrogate._decode_names(["y2"]) == ["y2"] and surrogate._decode_names(["y1"]) == ["y1"]
-    assert surrogate._decode_names(["y1", "y2"]) == ["y1", "y2"]  # no trained set holds both: the fit's
+    assert surrogate.objectives_to_decode(["y2"]) == ["y2"] and surrogate.objectives_to_decode(["y1"]) == ["y1"]
+    assert surrogate.objectives_to_decode(["y1", "y2"]) == ["y1", "y2"]  # no trained set holds both: the fit's
     complete = trained[0]  # every row had both: y2 is decoded after y1, as trained
     assert complete.meta["objective_sets"] == [["y1", "y2"]]
-    assert complete._decode_names(["y2"]) == ["y1", "y2"]
+    assert complete.objectives_to_decode(["y2"]) == ["y1", "y2"]

@@ -185,11 +185,10 @@ def decode_objectives(surrogate: Any, objective: str) -> list[str]:
     The RLM decodes objectives one after another, each conditioned on those before it, and learns
     the sequences it is trained on. Asking for one objective alone gives a sequence it may never
     have seen (the shipped default, always trained with ``flops`` first, then answers with FLOP-like
-    numbers). So decode what its last fit trained together, when that includes ``objective``.
+    numbers). So decode what its rows were trained with together (the surrogate's own rule).
     """
-    trained = list(surrogate.meta.get("objectives_trained") or surrogate.objectives)
-    names = trained if objective in trained else list(surrogate.objectives)
-    return [name for name in surrogate.objectives if name in names]
+    decoded: list[str] = surrogate.objectives_to_decode([objective])
+    return decoded
 
 
 def _has_index(space: Any, arch: Any) -> bool:

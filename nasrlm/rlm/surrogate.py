@@ -433,7 +433,7 @@ class Surrogate:
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         names = list(objectives or self.objectives)
-        decode_names = self._decode_names(names) if joint else names
+        decode_names = self.objectives_to_decode(names) if joint else names
         self.model.objective_index(decode_names)  # unknown names: a clear error
         all_texts = self.texts(inputs)
         given_tokens = self._given_tokens(given, decode_names, len(all_texts), joint)
@@ -516,7 +516,7 @@ class Surrogate:
                 tokens[known, decode_names.index(name)] = encoded
         return tokens
 
-    def _decode_names(self, names: Sequence[str]) -> list[str]:
+    def objectives_to_decode(self, names: Sequence[str]) -> list[str]:
         """What to decode for ``names``: they and the objectives trained together with them, in model order.
 
         Each objective is decoded conditioned on those before it, and the model knows the sequences
