@@ -34,7 +34,9 @@ cp -r runs/pretrain_v5/model nasrlm/rlm/pretrained/default. It was chosen on spl
 experiments/ablate_rlm.py (v5 against v3, the 13-minute, 4-epoch run shipped before it).
 
 A second stage: --init-from DIR continues a saved model (its tokenizer, weights and label transforms)
-on this run's data with a fresh schedule of --epochs, e.g. after more random networks were made.
+on this run's data with a fresh schedule of --epochs, e.g. after more random networks were made;
+--refit-transforms NAMES fits those labels' target transforms again (v7: v5 with jacob_cov spread
+over the digits by the quantile transform that ``auto`` now picks for it).
 
 Resumable: labels are cached in --work, and training checkpoints there, so an interrupted run picks up
 where it stopped when run again with the same arguments; --minutes bounds this run's training time
@@ -190,6 +192,12 @@ def main() -> None:
         help="a saved surrogate to continue from (a second stage: its tokenizer, weights and label transforms, "
         "a fresh schedule over this run's data); --text-form must be its own",
     )
+    parser.add_argument(
+        "--refit-transforms",
+        default="",
+        help="with --init-from: labels whose saved target transform is fitted again on this run's values "
+        "(e.g. jacob_cov, whose affine map v5 crowded into one digit)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads; 1 leaves a core for other work")
     args = parser.parse_args()
@@ -252,6 +260,14 @@ def main() -> None:
                 f"--init-from {args.init_from} reads the {surrogate.text_form} text form; "
                 f"give --text-form {surrogate.text_form}"
             )
+        refit = [name for name in args.refit_transforms.split(",") if name]
+        saved = surrogate.meta.get("target_transforms") or {}
+        missing = [name for name in refit if name not in saved]
+        if missing:
+            parser.error(
+                f"--refit-transforms {','.join(missing)}: no such label in {args.init_from}; valid: {', '.join(saved)}"
+            )
+        surrogate.meta["target_transforms"] = {k: v for k, v in saved.items() if k not in refit}
         # The architecture and the token budget are the saved model's, whatever the flags say.
         args.max_length = surrogate.tokenizer.config.max_length
         args.truncation = surrogate.tokenizer.config.truncation
@@ -303,12 +319,13 @@ def main() -> None:
         "random_networks",
         "random_repeats",
         "init_from",
+        "refit_transforms",
         "split_shapes",
     )
     shown = [
         f"--{k.replace('_', '-')}" + ("" if v is True else f" {','.join(map(str, v)) if isinstance(v, list) else v}")
         for k in flags
-        if (v := getattr(args, k)) not in (None, "onnx", False)
+        if (v := getattr(args, k)) not in (None, "onnx", False, "")
     ]
     info = {
         "command": "python experiments/pretrain_default.py " + " ".join(shown),
@@ -330,6 +347,7 @@ def main() -> None:
         "d_model": width,
         "dropout": args.objective_dropout,
         "init_from": str(args.init_from) if args.init_from else None,
+        "refit_transforms": args.refit_transforms,
     }
     if args.init_from is not None:
         before = Surrogate.load(args.init_from).meta.get("pretraining")

@@ -71,6 +71,19 @@ def test_auto_transform_logs_right_skewed_positive_values_only():
         TargetTransform.fit(latency, "rank")
 
 
+def test_auto_transform_spreads_values_that_a_few_outliers_would_crowd_into_one_digit():
+    # jacob_cov's shape: most networks score -8.2 to -8.0, a few degenerate ones -7e5.
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([-8.0 - rng.exponential(0.05, 980), -rng.uniform(1e5, 7e5, 20)])
+    transform = TargetTransform.fit(scores, "auto")
+    assert transform.kind == "quantile"
+    bulk = transform.forward(np.sort(scores)[20:])
+    assert bulk.max() - bulk.min() > 6  # the bulk spans most digits, not a sliver of the last one
+    assert TargetTransform.fit(scores[:980], "auto").kind == "affine"  # without the outliers: not crowded
+    counts = np.concatenate([np.zeros(900), rng.integers(1, 9, 100)])  # mostly 0: exact under affine
+    assert TargetTransform.fit(counts, "auto").kind == "affine"
+
+
 def test_transformed_objective_is_predicted_in_its_own_units_and_kept_on_reload(tmp_path):
     texts, convs = _texts(200, seed=0)
     latency = 1e-4 * (1 + convs)  # tiny values: without a transform they would sit in a few exponents

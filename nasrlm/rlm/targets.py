@@ -25,6 +25,21 @@ __all__ = ["TRANSFORM_KINDS", "TargetTransform"]
 TRANSFORM_KINDS = ("identity", "affine", "log_affine", "quantile", "auto")
 _QUANTILE_KNOTS = 65  # knots of the piecewise-linear quantile map: 64 segments, each an eighth of a digit
 _LOW, _HIGH = 1.0, 9.0  # the training range lands here: exponent 0, with room up to 10 to extrapolate
+# auto picks quantile when the middle 90 % of the values would share under 0.4 of one leading digit.
+_CROWDED_SHARE = 0.05
+
+
+def _crowded(scaled: np.ndarray) -> bool:
+    """Whether a few far-out values would squash the rest into one digit under an affine map: the
+    middle 90 % of the values spans under :data:`_CROWDED_SHARE` of the whole range. jacob_cov is
+    the case: a handful of degenerate networks score -7e5, the rest -8.2 to -8.0, and the decoder
+    would have to write the 4th digit to tell any two of those apart."""
+    if len(scaled) < 20:
+        return False
+    low, high = float(scaled.min()), float(scaled.max())
+    middle = float(np.quantile(scaled, 0.95) - np.quantile(scaled, 0.05))
+    # A middle of zero width is a label with few values (a count mostly 0): affine keeps it exact.
+    return 0.0 < middle < _CROWDED_SHARE * (high - low)
 
 
 @dataclass(frozen=True)
@@ -41,7 +56,8 @@ class TargetTransform:
 
     @classmethod
     def fit(cls, values: np.ndarray, kind: str = "auto") -> TargetTransform:
-        """The transform of ``kind`` for these training values; ``auto`` picks log or not by skewness."""
+        """The transform of ``kind`` for these training values; ``auto`` picks log or not by skewness,
+        and quantile where a few far-out values would crowd the rest into one digit."""
         if kind not in TRANSFORM_KINDS:
             raise ValueError(f"unknown target transform {kind!r}; valid: {', '.join(TRANSFORM_KINDS)}")
         values = np.asarray(values, dtype=np.float64)
@@ -53,6 +69,8 @@ class TargetTransform:
             # (accuracy is skewed left: a log would skew it further).
             symmetric_in_log = positive and len(values) > 2 and abs(skew(np.log(values))) < abs(skew(values))
             kind = "log_affine" if symmetric_in_log else "affine"
+            if _crowded(np.log(values) if kind == "log_affine" else values):
+                kind = "quantile"
         if kind == "quantile":
             knots = np.unique(np.quantile(values, np.linspace(0, 1, _QUANTILE_KNOTS)))
             if len(knots) < 2:
