@@ -119,6 +119,7 @@ CHECKPOINTS = {
     "v3": "runs/pretrain_v3/model",  # a copy of the v3 default as shipped (v3t's recipe, 4 epochs)
     "v4r": "runs/pretrain_v4r/model",  # reading form, whole networks (512 tokens), + random networks
     "v5": "runs/pretrain_v5/model",  # v3's labels and text, trained longer (up to 30 epochs, early stopping)
+    "v7": "runs/pretrain_v7/model",  # v5 + 8 epochs with jacob_cov spread over the digits (quantile transform)
 }
 for _tag, _path in CHECKPOINTS.items():
     VARIANTS[f"{_tag}_frozen"] = Variant(f"{_tag} checkpoint, frozen encoder", init=_path, train=FROZEN)
@@ -241,6 +242,11 @@ for _tag, _path in CHECKPOINTS.items():
         _base = VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t25_do1"]
         VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t25_do1_like"] = dataclasses.replace(
             _base, description=f"{_base.description}, init like the best-ranking known objective", init_like=True
+        )
+    for _steps in (300, 2000):  # the shipped recipe (30 epochs, dropout 0.2) with 4 fits pooled: what is its variance worth?
+        _base = VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t25_do2"]
+        VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t25_do2_ens4"] = dataclasses.replace(
+            _base, description=f"{_base.description}, 4 seeds pooled", ensemble=4, samples=8
         )
     VARIANTS[f"{_tag}_frozen_marg"] = Variant(
         f"{_tag} checkpoint, frozen encoder, objective dropout 0.3, marginal decoding",

@@ -26,12 +26,19 @@ and onnxruntime latency; the NB201-only labels are missing there) and of experim
 (random networks of the other search spaces, with their graph-structure labels too), each seen
 --random-repeats times an epoch; batches then group texts of similar length.
 
-The shipped default (nasrlm/rlm/pretrained/default) is this script's defaults with two threads:
+The shipped default (nasrlm/rlm/pretrained/default, v7) is this script's defaults with two threads,
+then a second stage:
   python experiments/free_labels_nb201.py        # zero-cost proxies of every arch, about an hour on one core
   python experiments/pretrain_default.py --threads 2 --minutes 120 --work runs/pretrain_v5
-30 epochs of 464 steps, about 117 minutes on a 2-core CPU (run in resumed parts here), then
-cp -r runs/pretrain_v5/model nasrlm/rlm/pretrained/default. It was chosen on split seed 100 by
-experiments/ablate_rlm.py (v5 against v3, the 13-minute, 4-epoch run shipped before it).
+  python experiments/pretrain_default.py --threads 2 --init-from runs/pretrain_v5/model \
+      --refit-transforms jacob_cov --epochs 8 --work runs/pretrain_v7
+30 epochs of 464 steps, about 117 minutes on a 2-core CPU (run in resumed parts here), then 8 more
+(3,712 steps, 16.5 minutes), then cp -r runs/pretrain_v7/model nasrlm/rlm/pretrained/default. The first
+stage (v5, shipped before) ran when the target transform ``auto`` still mapped jacob_cov affinely: a
+few degenerate networks at -7e5 crowded every other one into the 4th digit, and v5 decoded it at
+Spearman .25; the second stage spreads it by quantiles (decoded at .88). Run today, the first stage
+would spread it from the start. Both were chosen on split seeds 100-103 (experiments/ablate_rlm.py,
+experiments/bench_rlm.py), never on the final table's 0-2.
 
 A second stage: --init-from DIR continues a saved model (its tokenizer, weights and label transforms)
 on this run's data with a fresh schedule of --epochs, e.g. after more random networks were made;
