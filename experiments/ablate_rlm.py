@@ -243,7 +243,8 @@ for _tag, _path in CHECKPOINTS.items():
         VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t25_do1_like"] = dataclasses.replace(
             _base, description=f"{_base.description}, init like the best-ranking known objective", init_like=True
         )
-    for _steps in (300, 2000):  # the shipped recipe (30 epochs, dropout 0.2) with 4 fits pooled: what is its variance worth?
+    # The shipped recipe (30 epochs, dropout 0.2) with 4 fits pooled: what is their variance worth?
+    for _steps in (300, 2000):
         _base = VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t25_do2"]
         VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t25_do2_ens4"] = dataclasses.replace(
             _base, description=f"{_base.description}, 4 seeds pooled", ensemble=4, samples=8
