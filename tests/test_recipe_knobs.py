@@ -260,3 +260,13 @@ def test_fit_with_a_state_cache_trains_as_without_one():
         torch.testing.assert_close(p, q, msg=name)
     cached.fit(texts, {"y": convs}, config, state_cache=cache)  # served from the cache this time
     assert set(cache) == set(texts)
+
+
+def test_auto_transform_keeps_every_nb201_metric_off_the_quantile_map():
+    # The crowding rule is meant for labels like jacob_cov; no benchmark metric should trip it.
+    from search_spaces import get_space
+
+    space = get_space("nb201")
+    for name in space.metrics:
+        values = np.asarray(space.values(name), dtype=float)
+        assert TargetTransform.fit(values[np.isfinite(values)], "auto").kind != "quantile", name
