@@ -15,6 +15,9 @@ random permutation, so a later run with a larger N (or none, for all 15,625) ext
 The settings that change the values (--batch-size, --seed) are kept beside the CSV, and a run with
 other settings is refused rather than mixing two kinds of rows in one file.
 
+The full table (all 15,625 archs, --seed 0, --batch-size 8) is kept, xz-compressed, as
+experiments/data/nb201_free_labels.csv.xz: what experiments/pretrain_default.py reads by default.
+
 At the end, and alone with --check, it prints each label's Spearman and Kendall correlation with
 NB201 CIFAR-10 accuracy over the rows done: a diagnostic only (the labels never see accuracy).
 """

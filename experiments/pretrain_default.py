@@ -28,7 +28,8 @@ and onnxruntime latency; the NB201-only labels are missing there) and of experim
 
 The shipped default (nasrlm/rlm/pretrained/default, v7) is this script's defaults with two threads,
 then a second stage:
-  python experiments/free_labels_nb201.py        # zero-cost proxies of every arch, about an hour on one core
+  python experiments/free_labels_nb201.py        # zero-cost proxies of every arch, about an hour on one core;
+                                                 # kept as experiments/data/nb201_free_labels.csv.xz
   python experiments/pretrain_default.py --threads 2 --minutes 120 --work runs/pretrain_v5
   python experiments/pretrain_default.py --threads 2 --init-from runs/pretrain_v5/model \
       --refit-transforms jacob_cov --epochs 8 --work runs/pretrain_v7
@@ -70,7 +71,9 @@ LABEL_SETS = {
     "proxies": ("synflow_log10", "naswot", "grad_norm_log10", "snip_log10", "jacob_cov"),
     "ort": ("ort_latency_ms",),
 }
-PROXY_TABLE = Path("runs/free_labels/nb201.csv")
+# The zero-cost proxies of every arch cost an hour of CPU (experiments/free_labels_nb201.py, whose
+# --out this is); its full output is kept in the repo, so a fresh clone pretrains without redoing it.
+PROXY_TABLE = Path(__file__).resolve().parent / "data" / "nb201_free_labels.csv.xz"
 
 
 def _structure(ops: tuple[str, ...]) -> dict[str, float]:
@@ -90,8 +93,11 @@ def _structure(ops: tuple[str, ...]) -> dict[str, float]:
     }
 
 
-def free_labels(work: Path) -> pd.DataFrame:
-    """Every label for every arch (NaN where not measured), the structural ones cached in ``work``."""
+def free_labels(work: Path, proxies: Path = PROXY_TABLE) -> pd.DataFrame:
+    """Every label for every arch (NaN where not measured), the structural ones cached in ``work``.
+
+    ``proxies``: a table of experiments/free_labels_nb201.py (its rows' zero-cost proxies are used).
+    """
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm.auto import tqdm
@@ -112,10 +118,10 @@ def free_labels(work: Path) -> pd.DataFrame:
     frame["params"] = space.values("params")
     for name in LABEL_SETS["proxies"] + LABEL_SETS["ort"]:
         frame[name] = np.nan
-    if PROXY_TABLE.is_file():
-        proxies = pd.read_csv(PROXY_TABLE).drop_duplicates("index").set_index("index")
+    if proxies.is_file():
+        table = pd.read_csv(proxies).drop_duplicates("index").set_index("index")
         for name in LABEL_SETS["proxies"]:
-            frame.loc[proxies.index, name] = proxies[name].to_numpy()
+            frame.loc[table.index, name] = table[name].to_numpy()
     ort = load_table("nb201_latency_ort_epyc_1t")  # checksum-verified, as every shipped table
     frame.loc[ort["index"].to_numpy(), "ort_latency_ms"] = ort["latency_ms"].to_numpy()
     return frame
@@ -205,9 +211,18 @@ def main() -> None:
         help="with --init-from: labels whose saved target transform is fitted again on this run's values "
         "(e.g. jacob_cov, whose affine map v5 crowded into one digit)",
     )
+    parser.add_argument(
+        "--proxies",
+        type=Path,
+        default=PROXY_TABLE,
+        help="zero-cost proxies of NB201 archs, a table of experiments/free_labels_nb201.py (default: the one kept "
+        "in experiments/data, all 15,625 archs)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads; 1 leaves a core for other work")
     args = parser.parse_args()
+    if not args.proxies.is_file():
+        parser.error(f"--proxies {args.proxies}: no such file; make it with experiments/free_labels_nb201.py")
     unknown = [s for s in args.labels.split(",") if s not in LABEL_SETS]
     if unknown:
         parser.error(f"unknown label set(s) {unknown}; valid: {', '.join(LABEL_SETS)}")
@@ -223,7 +238,7 @@ def main() -> None:
     from search_spaces import get_space
 
     started = time.perf_counter()
-    labels = free_labels(args.work)
+    labels = free_labels(args.work, args.proxies)
     objectives = [name for group in args.labels.split(",") for name in LABEL_SETS[group]]
     # The proxy table grows while it is computed; a resumed run must see the rows it started with.
     frozen = args.work / "labels_used.csv"
