@@ -120,6 +120,7 @@ CHECKPOINTS = {
     "v4r": "runs/pretrain_v4r/model",  # reading form, whole networks (512 tokens), + random networks
     "v5": "runs/pretrain_v5/model",  # v3's labels and text, trained longer (up to 30 epochs, early stopping)
     "v7": "runs/pretrain_v7/model",  # v5 + 8 epochs with jacob_cov spread over the digits (quantile transform)
+    "v8": "runs/pretrain_v8/model",  # v7 + 16 epochs (a fresh schedule)
 }
 for _tag, _path in CHECKPOINTS.items():
     VARIANTS[f"{_tag}_frozen"] = Variant(f"{_tag} checkpoint, frozen encoder", init=_path, train=FROZEN)
@@ -249,6 +250,13 @@ for _tag, _path in CHECKPOINTS.items():
         VARIANTS[f"{_tag}_frozen_tt_s{_steps}_t25_do2_ens4"] = dataclasses.replace(
             _base, description=f"{_base.description}, 4 seeds pooled", ensemble=4, samples=8
         )
+        # With 5x the rows, may the encoder move too? (whole-model fits were screened at 156 only)
+        for _scale in (1.0, 0.3):
+            VARIANTS[f"{_tag}_whole_tt_s{_steps}_t25_do2" + ("_elr03" if _scale < 1 else "")] = dataclasses.replace(
+                _base,
+                description=_base.description.replace("frozen", "whole model") + f", encoder lr x{_scale:g}",
+                train={**_base.train, "freeze_encoder": False, "encoder_lr_scale": _scale},
+            )
     VARIANTS[f"{_tag}_frozen_marg"] = Variant(
         f"{_tag} checkpoint, frozen encoder, objective dropout 0.3, marginal decoding",
         init=_path,

@@ -127,6 +127,15 @@ def free_labels(work: Path, proxies: Path = PROXY_TABLE) -> pd.DataFrame:
     return frame
 
 
+def _stages(info: dict) -> list[dict]:
+    """The pretraining stages that made a model, oldest first (each ``first_stage`` is the one before)."""
+    stages = []
+    while info:
+        stages.append(info)
+        info = info.get("first_stage") or {}
+    return stages[::-1]
+
+
 def write_note(folder: Path, info: dict) -> None:
     """How the shipped model was made, next to it."""
     counts = ", ".join(f"`{name}` ({n:,} networks)" for name, n in info["label_counts"].items())
@@ -143,21 +152,27 @@ def write_note(folder: Path, info: dict) -> None:
         )
         extra_bpe = " and the random networks"
     shapes = ", each dimension of a weight shape its own piece" if info.get("split_shapes") else ""
-    stage = bpe_stage = ""
-    if info.get("first_stage"):
-        bpe_stage = " (those of the first stage)"
-        first = info["first_stage"]
-        stage = (
-            f"\nA second stage: it continued the model made by `{first['command']}` ({first['minutes']} minutes, "
-            f"{first['steps']:,} steps, best validation loss {first['val_loss']:.4f}), with a fresh schedule.\n"
-        )
+    stages = _stages(info)
+    bpe_stage = " (those of the first stage)" if len(stages) > 1 else ""
+    # Each stage's command names the folder it continued as it was then (often this default).
+    lines = "\n".join(
+        f"{i}. `{stage['command']}`: {stage['minutes']} minutes of training with {stage.get('threads', 1)} torch "
+        f"thread(s), {stage['steps']:,} steps, best validation loss {stage['val_loss']:.4f} ({stage['stopped']})"
+        for i, stage in enumerate(stages, 1)
+    )
+    how = (
+        "in one stage"
+        if len(stages) == 1
+        else f"in {len(stages)} stages, each continuing the one before with a fresh schedule"
+    )
     text = f"""# The default nasrlm RLM
 
-Made by `python experiments/free_labels_nb201.py` (the zero-cost proxies of every arch, about an hour on one
-core), then `{info["command"]}` (see its docstring): {info["minutes"]} minutes of training on a 2-core CPU
-with {info.get("threads", 1)} torch thread(s), {info["steps"]:,} steps, best validation loss
-{info["val_loss"]:.4f} ({info["stopped"]}).
-{stage}
+Made on a 2-core CPU {how} (see `experiments/pretrain_default.py`'s docstring), on the zero-cost
+proxies kept in `experiments/data/nb201_free_labels.csv.xz` (made by
+`python experiments/free_labels_nb201.py`, about 25 minutes with 2 workers):
+
+{lines}
+
 - Inputs: {form} of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
   (dead edges included){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe}{bpe_stage}{shapes};
   up to {info["max_length"]} tokens ({info["truncation"]} of a longer text).
