@@ -161,3 +161,51 @@ def test_optuna_round_trip(space):
     assert space.from_params(space.to_params(arch)) == arch
     assert space.mutate(arch, rng) != arch
     assert set(space.distributions()) == set(space.to_params(arch))
+
+
+def test_shipped_text_table_is_what_the_code_makes():
+    from search_spaces.nb201 import text_table
+    from search_spaces.nb201.arch import all_archs
+
+    texts = text_table.shipped_texts()
+    assert texts is not None, "the shipped NB201 text table is stale: run python -m search_spaces.nb201.text_table"
+    archs = all_archs()
+    picked = np.random.default_rng(0).choice(len(archs), 12, replace=False)
+    assert space_module.build_texts([archs[i].ops for i in picked], workers=1) == [texts[i] for i in picked]
+
+
+def test_a_shipped_text_table_not_made_by_this_code_is_not_used(tmp_path):
+    import json
+    import lzma
+
+    from search_spaces.nb201 import text_table
+
+    table = json.loads(lzma.decompress(text_table.table_path().read_bytes()))
+    path = tmp_path / "onnx_text.json.xz"
+    changed = list(table["texts"])
+    changed[text_table.CHECKED_ARCHS[1]] += " "  # what another onnx printer would make of one network
+    text_table.write_table(changed, path)
+    assert text_table.shipped_texts(path) is None
+    text_table.write_table(table["texts"], path)
+    assert text_table.shipped_texts(path) == table["texts"]
+    path.write_bytes(lzma.compress(json.dumps({**table, "code_digest": "0" * 16}).encode()))
+    assert text_table.shipped_texts(path) is None  # made by other text code
+    path.write_bytes(b"damaged")
+    assert text_table.shipped_texts(path) is None
+    assert text_table.shipped_texts(tmp_path / "absent.json.xz") is None
+
+
+def test_a_fresh_install_reads_texts_without_building_them(tmp_path, monkeypatch):
+    # On a fresh machine the sampler asks for thousands of texts, a few at a time: none is built
+    # but the shipped table's check, and nothing is written to the cache.
+    from search_spaces.nb201 import text_table
+
+    monkeypatch.setenv("NASRLM_CACHE_DIR", str(tmp_path))
+    built = []
+    real_build = space_module.build_texts
+    monkeypatch.setattr(space_module, "build_texts", lambda cells, **k: built.extend(cells) or real_build(cells, **k))
+    fresh = space_module.Nb201Space()
+    texts = [fresh.to_texts([index])[0] for index in (5, 900, 15000, 5)]
+    assert len(built) == len(text_table.CHECKED_ARCHS)
+    assert list(tmp_path.iterdir()) == []
+    assert texts == real_build([fresh.arch(i).ops for i in (5, 900, 15000, 5)], workers=1)

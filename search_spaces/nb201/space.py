@@ -72,15 +72,9 @@ def _text_format_key() -> str:
     """Changes whenever the code or onnx version that makes the text changes (invalidates the cache)."""
     import onnx
 
-    from nasrlm.text import onnx_text
+    from .text_table import code_digest
 
-    from . import onnx_builder
-
-    digest = hashlib.sha256()
-    for module in (onnx_text, onnx_builder):
-        digest.update(Path(str(module.__file__)).read_bytes())
-    digest.update(onnx.__version__.encode())
-    return digest.hexdigest()[:16]
+    return hashlib.sha256(f"{code_digest()}/{onnx.__version__}".encode()).hexdigest()[:16]
 
 
 class Nb201Space(BaseTabularSpace):
@@ -95,6 +89,7 @@ class Nb201Space(BaseTabularSpace):
         # The whole-space text, once read (a sampler asks for a few texts at a time, thousands of
         # times: each call must not decompress the 15,625 texts again).
         self._every_text: list[str] | None = None
+        self._looked_for_texts = False  # the disk cache and the shipped table are read at most once
 
     # --- architectures -----------------------------------------------------------------------
     @property
@@ -191,39 +186,54 @@ class Nb201Space(BaseTabularSpace):
     ) -> list[str]:
         """ONNX text of many architectures (all of them by default), cached on disk.
 
-        The first call builds the text of all 15,625 architectures in ``workers`` processes
-        (default: all cores) and saves it under :func:`nasrlm.core.cache.cache_dir`; later calls load it.
-        A few architectures asked for before the cache exists are built without building the rest.
+        The texts ship with the package (:mod:`search_spaces.nb201.text_table`, used when this code and
+        the installed ``onnx`` make them identically). Otherwise the first call builds the text of all
+        15,625 architectures in ``workers`` processes (default: all cores) and saves it under
+        :func:`nasrlm.core.cache.cache_dir`; later calls load it. A few architectures asked for before
+        then are built without building the rest.
         """
         if archs is not None:
             chosen = [self.arch(a) for a in archs]
-            if not (use_cache and self.text_cache_path().is_file()) and len(chosen) < NUM_ARCHS // 10:
+            every = self._ready_texts(use_cache)
+            if every is None and len(chosen) < NUM_ARCHS // 10:
                 return build_texts([a.ops for a in chosen], workers=workers or 1, progress=progress)
-            every = self._all_texts(use_cache, workers, progress)
+            every = every or self._all_texts(use_cache, workers, progress)
             return [every[a.index] for a in chosen]
         return list(self._all_texts(use_cache, workers, progress))
 
     def text_cache_path(self) -> Path:
         return cache_dir() / f"nb201_onnx_text_{_text_format_key()}.json.gz"
 
-    def _all_texts(self, use_cache: bool, workers: int | None, progress: bool) -> list[str]:
-        if use_cache and self._every_text is not None:
+    def _ready_texts(self, use_cache: bool) -> list[str] | None:
+        """Every arch's text if it needs no building: read before, in the disk cache, or shipped."""
+        if not use_cache:
+            return None
+        if self._every_text is not None or self._looked_for_texts:
             return self._every_text
+        self._looked_for_texts = True
         path = self.text_cache_path()
-        texts = None
-        if use_cache and path.is_file():
+        if path.is_file():
             try:
                 loaded = json.loads(gzip.decompress(path.read_bytes()))
                 if isinstance(loaded, list) and len(loaded) == len(self.archs()):
-                    texts = loaded
+                    self._every_text = loaded
             except (OSError, ValueError, EOFError):
                 pass  # a damaged cache is rebuilt, not trusted
+        if self._every_text is None:
+            from .text_table import shipped_texts
+
+            shipped = shipped_texts()
+            if shipped is not None and len(shipped) == len(self.archs()):
+                self._every_text = shipped
+        return self._every_text
+
+    def _all_texts(self, use_cache: bool, workers: int | None, progress: bool) -> list[str]:
+        texts = self._ready_texts(use_cache)
         if texts is None:
             texts = build_texts([a.ops for a in self.archs()], workers=workers, progress=progress)
             if use_cache:
-                atomic_write_bytes(path, gzip.compress(json.dumps(texts).encode(), compresslevel=6))
-        if use_cache:
-            self._every_text = texts
+                atomic_write_bytes(self.text_cache_path(), gzip.compress(json.dumps(texts).encode(), compresslevel=6))
+                self._every_text = texts
         return texts
 
     # --- metrics -------------------------------------------------------------------------------
