@@ -323,12 +323,12 @@ def texts_for(form: str) -> list[str]:
     if form != "live":
         raise ValueError(f"unknown text form {form!r}; valid: full, live, reading")
 
-    from search_spaces.nb201.space import _text_of_ops
+    from search_spaces.nb201.text import text_of_ops
 
     path = Path("runs/nb201_texts_live.json.gz")
     if path.is_file():
         return json.loads(gzip.decompress(path.read_bytes()))
-    texts = [_text_of_ops(arch.ops, keep_dead=False) for arch in space.archs()]
+    texts = [text_of_ops(arch.ops, keep_dead=False) for arch in space.archs()]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(json.dumps(texts).encode()))
     return texts

@@ -42,13 +42,13 @@ def test_registry(space):
 
 
 def test_direct_text_equals_exported_text(space):
-    from search_spaces.nb201.space import _text_of_ops
+    from search_spaces.nb201.text import text_of_ops
 
     rng = np.random.default_rng(0)
     archs = [Nb201Arch(ops) for ops in SPECIAL] + [sample_arch(rng) for _ in range(14)]
     for arch in archs:
         # The exporter drops what does not reach the output; the builder's live-only text is the same.
-        assert _text_of_ops(arch.ops, keep_dead=False) == space.onnx_text_exported(arch), arch
+        assert text_of_ops(arch.ops, keep_dead=False) == space.onnx_text_exported(arch), arch
 
 
 def test_text_keeps_computation_that_does_not_reach_the_output(space):
@@ -198,12 +198,15 @@ def test_a_shipped_text_table_not_made_by_this_code_is_not_used(tmp_path):
 def test_a_fresh_install_reads_texts_without_building_them(tmp_path, monkeypatch):
     # On a fresh machine the sampler asks for thousands of texts, a few at a time: none is built
     # but the shipped table's check, and nothing is written to the cache.
+    from search_spaces.nb201 import text as text_module
     from search_spaces.nb201 import text_table
 
     monkeypatch.setenv("NASRLM_CACHE_DIR", str(tmp_path))
     built = []
-    real_build = space_module.build_texts
-    monkeypatch.setattr(space_module, "build_texts", lambda cells, **k: built.extend(cells) or real_build(cells, **k))
+    real_build = text_module.build_texts
+    counting = lambda cells, **k: built.extend(cells) or real_build(cells, **k)  # noqa: E731
+    monkeypatch.setattr(space_module, "build_texts", counting)
+    monkeypatch.setattr(text_module, "build_texts", counting)
     fresh = space_module.Nb201Space()
     texts = [fresh.to_texts([index])[0] for index in (5, 900, 15000, 5)]
     assert len(built) == len(text_table.CHECKED_ARCHS)

@@ -8,9 +8,7 @@ import functools
 import gzip
 import hashlib
 import json
-import os
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from . import arch as _arch
 from .arch import NUM_ARCHS, Nb201Arch
 from .benchmark import Nb201Benchmark
 from .costs import INPUT_SHAPE, count_flops, count_params
+from .text import build_texts, text_of_ops
 
 # torch and onnx are imported where networks or text are made: asking for metrics needs neither.
 
@@ -46,25 +45,6 @@ _COMPUTED_METRICS = {
         NON_NEGATIVE,
     ),
 }
-
-
-def _text_of_ops(ops: tuple[str, ...], keep_dead: bool = True) -> str:
-    """The canonical text; with ``keep_dead`` (the space's text) it shows every op the network runs.
-
-    The benchmarks timed networks that compute every edge, including those whose result never
-    reaches the output; a text without them gives one text to networks of different latency.
-    """
-    from onnx import printer
-
-    from nasrlm.text.onnx_text import canonicalize
-
-    from .onnx_builder import build_onnx, cell_scopes
-
-    return printer.to_text(canonicalize(build_onnx(ops, keep_dead=keep_dead), cell_scopes()))
-
-
-def _texts_of_chunk(chunk: list[tuple[str, ...]]) -> list[str]:
-    return [_text_of_ops(ops) for ops in chunk]
 
 
 @functools.cache
@@ -162,10 +142,10 @@ class Nb201Space(BaseTabularSpace):
 
     def onnx_text(self, arch: ArchLike) -> str:
         """Canonical ONNX text (cells as one local function), built directly (~10 ms)."""
-        return _text_of_ops(self.arch(arch).ops)
+        return text_of_ops(self.arch(arch).ops)
 
     def _make_text(self, arch: Any) -> str:
-        return _text_of_ops(arch.ops)
+        return text_of_ops(arch.ops)
 
     def _texts_of_archs(self, archs: list[Any]) -> list[str]:
         return self.onnx_texts(archs)
@@ -287,25 +267,3 @@ class Nb201Space(BaseTabularSpace):
         from .triton_ops import TritonNb201
 
         return TritonNb201(module)
-
-
-def build_texts(cells: Sequence[tuple[str, ...]], *, workers: int | None = None, progress: bool = False) -> list[str]:
-    """Canonical ONNX text for each cell, in parallel over ``workers`` processes."""
-    workers = workers or os.cpu_count() or 1
-    chunk = 250
-    chunks = [list(cells[i : i + chunk]) for i in range(0, len(cells), chunk)]
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(cells), desc="ONNX text", unit="arch", disable=not progress)
-    texts: list[str] = []
-    if workers == 1:
-        for part in chunks:
-            texts += _texts_of_chunk(part)
-            bar.update(len(part))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for made in pool.map(_texts_of_chunk, chunks):
-                texts += made
-                bar.update(len(made))
-    bar.close()
-    return texts

@@ -33,22 +33,19 @@ def table_path() -> Path:
 
 def code_digest() -> str:
     """Digest of the modules that make NB201's text (not of the ``onnx`` version: see shipped_texts)."""
-    import inspect
-
     from nasrlm.text import onnx_text
 
-    from . import onnx_builder, space
+    from . import onnx_builder, text
 
     digest = hashlib.sha256()
-    for module in (onnx_text, onnx_builder):
+    for module in (onnx_text, onnx_builder, text):
         digest.update(Path(str(module.__file__)).read_bytes())
-    digest.update(inspect.getsource(space._text_of_ops).encode())
     return digest.hexdigest()[:16]
 
 
 def shipped_texts(path: Path | None = None) -> list[str] | None:
     """The shipped texts in official index order, or None when absent, damaged or not what this code makes."""
-    from .space import build_texts
+    from .text import build_texts
 
     path = path or table_path()
     try:
@@ -84,7 +81,7 @@ def write_table(texts: list[str], path: Path | None = None) -> Path:
 
 def main() -> None:
     from .arch import all_archs
-    from .space import build_texts
+    from .text import build_texts
 
     texts = build_texts([a.ops for a in all_archs()], progress=True)
     print(f"wrote {write_table(texts)}")
