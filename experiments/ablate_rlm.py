@@ -121,6 +121,8 @@ CHECKPOINTS = {
     "v5": "runs/pretrain_v5/model",  # v3's labels and text, trained longer (up to 30 epochs, early stopping)
     "v7": "runs/pretrain_v7/model",  # v5 + 8 epochs with jacob_cov spread over the digits (quantile transform)
     "v8": "runs/pretrain_v8/model",  # v7 + 16 epochs (a fresh schedule)
+    "v9": "runs/pretrain_v9/model",  # v8 + 16 epochs
+    "v10": "runs/pretrain_v10/model",  # v9 + 16 epochs
 }
 for _tag, _path in CHECKPOINTS.items():
     VARIANTS[f"{_tag}_frozen"] = Variant(f"{_tag} checkpoint, frozen encoder", init=_path, train=FROZEN)
