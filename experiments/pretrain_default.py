@@ -26,20 +26,28 @@ and onnxruntime latency; the NB201-only labels are missing there) and of experim
 (random networks of the other search spaces, with their graph-structure labels too), each seen
 --random-repeats times an epoch; batches then group texts of similar length.
 
-The shipped default (nasrlm/rlm/pretrained/default, v7) is this script's defaults with two threads,
-then a second stage:
-  python experiments/free_labels_nb201.py        # zero-cost proxies of every arch, about an hour on one core;
+The shipped default (nasrlm/rlm/pretrained/default, v9) is this script's defaults with two threads,
+then three more stages, each a fresh schedule continuing the stage before:
+  python experiments/free_labels_nb201.py        # zero-cost proxies of every arch, about 25 minutes with 2 workers;
                                                  # kept as experiments/data/nb201_free_labels.csv.xz
   python experiments/pretrain_default.py --threads 2 --minutes 120 --work runs/pretrain_v5
   python experiments/pretrain_default.py --threads 2 --init-from runs/pretrain_v5/model \
       --refit-transforms jacob_cov --epochs 8 --work runs/pretrain_v7
+  python experiments/pretrain_default.py --threads 2 --init-from runs/pretrain_v7/model \
+      --epochs 16 --work runs/pretrain_v8
+  python experiments/pretrain_default.py --threads 2 --init-from runs/pretrain_v8/model \
+      --epochs 16 --work runs/pretrain_v9
 30 epochs of 464 steps, about 117 minutes on a 2-core CPU (run in resumed parts here), then 8 more
-(3,712 steps, 16.5 minutes), then cp -r runs/pretrain_v7/model nasrlm/rlm/pretrained/default. The first
-stage (v5, shipped before) ran when the target transform ``auto`` still mapped jacob_cov affinely: a
-few degenerate networks at -7e5 crowded every other one into the 4th digit, and v5 decoded it at
-Spearman .25; the second stage spreads it by quantiles (decoded at .88). Run today, the first stage
-would spread it from the start. Both were chosen on split seeds 100-103 (experiments/ablate_rlm.py,
-experiments/bench_rlm.py), never on the final table's 0-2.
+(3,712 steps, 16.5 minutes), then 16 and 16 (7,424 steps each, about 30 minutes each), then
+cp -r runs/pretrain_v9/model/* nasrlm/rlm/pretrained/default/ (its NOTE.md lists every stage; stages
+2 and 3 ran with --init-from nasrlm/rlm/pretrained/default while that held v5 and v7). The first
+stage (v5) ran when the target transform ``auto`` still mapped jacob_cov affinely: a few degenerate
+networks at -7e5 crowded every other one into the 4th digit, and v5 decoded it at Spearman .25; the
+second stage spreads it by quantiles (decoded at .88). Run today, the first stage would spread it
+from the start. Each stage was kept on split seeds 100-103 (experiments/bench_rlm.py; the screens in
+experiments/results/screen_v7.txt, screen_v8.txt, screen_v9.txt), never on the final table's 0-2:
+`acc` tau at 781 archs .718 (v7), .720 (v8), .739 (v9), .740 (v10, a fifth stage, not shipped: level
+with v9, and below it at 156 archs).
 
 A second stage: --init-from DIR continues a saved model (its tokenizer, weights and label transforms)
 on this run's data with a fresh schedule of --epochs, e.g. after more random networks were made;
