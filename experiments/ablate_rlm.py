@@ -330,7 +330,7 @@ def texts_for(form: str) -> list[str]:
     path = Path("runs/nb201_texts_live.json.gz")
     if path.is_file():
         return json.loads(gzip.decompress(path.read_bytes()))
-    texts = [text_of_ops(arch.ops, keep_dead=False) for arch in space.archs()]
+    texts = [text_of_ops(arch.ops, as_run=False) for arch in space.archs()]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(json.dumps(texts).encode()))
     return texts

@@ -14,7 +14,10 @@ what the model is later evaluated on):
   proxies  zero-cost proxies of the untrained network on synthetic inputs (synflow, NASWOT,
            grad_norm, SNIP, jacob_cov), from experiments/free_labels_nb201.py's table for the archs
            it has done so far (rows without them train the other labels);
-  ort      onnxruntime latency measured here (search_spaces/nb201/data/nb201_latency_ort_epyc_1t.csv.xz, 1,000 archs).
+  ort      onnxruntime latency measured here (search_spaces/nb201/data/nb201_latency_ort_epyc_1t.csv.xz, 1,000 archs);
+  executed nodes, convolutions, 1x1 convolutions and pools of every op the network runs, dead edges
+           included (nasrlm.rlm.free_labels.executed_op_counts): the counts many devices' latency is a
+           sum over (``onnx_nodes`` and ``onnx_convs`` count only the ops that reach the output).
 Each label gets a target transform (nasrlm.rlm.targets, fitted on its values) and objective dropout,
 so every label is decodable alone and the encoder, not the decoder's context, must carry it.
 
@@ -64,6 +67,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +82,7 @@ LABEL_SETS = {
     "graph": ("longest_path_convs", "longest_path_nodes", "num_paths_log10", "dead_nodes", "output_reachable"),
     "proxies": ("synflow_log10", "naswot", "grad_norm_log10", "snip_log10", "jacob_cov"),
     "ort": ("ort_latency_ms",),
+    "executed": ("executed_nodes", "executed_convs", "executed_convs_1x1", "executed_pools"),
 }
 # The zero-cost proxies of every arch cost an hour of CPU (experiments/free_labels_nb201.py, whose
 # --out this is); its full output is kept in the repo, so a fresh clone pretrains without redoing it.
@@ -89,7 +94,7 @@ def _structure(ops: tuple[str, ...]) -> dict[str, float]:
     from search_spaces.nb201.onnx_builder import build_onnx
 
     live = build_onnx(ops).graph.node
-    full = graph_labels(build_onnx(ops, keep_dead=True))
+    full = graph_labels(build_onnx(ops, keep_dead=True, merge_identical=False))
     return {
         "onnx_nodes": float(len(live)),
         "onnx_convs": float(sum(node.op_type == "Conv" for node in live)),
@@ -101,27 +106,42 @@ def _structure(ops: tuple[str, ...]) -> dict[str, float]:
     }
 
 
-def free_labels(work: Path, proxies: Path = PROXY_TABLE) -> pd.DataFrame:
-    """Every label for every arch (NaN where not measured), the structural ones cached in ``work``.
+def _executed(ops: tuple[str, ...]) -> dict[str, float]:
+    from nasrlm.rlm.free_labels import executed_op_counts
+    from search_spaces.nb201.onnx_builder import build_onnx
 
-    ``proxies``: a table of experiments/free_labels_nb201.py (its rows' zero-cost proxies are used).
-    """
+    return executed_op_counts(build_onnx(ops, keep_dead=True, merge_identical=False))
+
+
+def _cached_per_arch(path: Path, function: Callable[[tuple[str, ...]], dict[str, float]], desc: str) -> pd.DataFrame:
+    """``function`` of every NB201 cell (2 worker processes), cached as a CSV at ``path``."""
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm.auto import tqdm
 
     from search_spaces import get_space
 
-    space = get_space("nb201")
-    path = work / "structure.csv"
     if path.is_file():
-        frame = pd.read_csv(path)
-    else:
-        cells = [a.ops for a in space.archs()]
-        with ProcessPoolExecutor(2) as pool:
-            rows = list(tqdm(pool.map(_structure, cells, chunksize=100), total=len(cells), desc="graph labels"))
-        frame = pd.DataFrame(rows)
-        atomic_write_text(path, frame.to_csv(index=False))
+        return pd.read_csv(path)
+    cells = [a.ops for a in get_space("nb201").archs()]
+    with ProcessPoolExecutor(2) as pool:
+        rows = list(tqdm(pool.map(function, cells, chunksize=100), total=len(cells), desc=desc))
+    frame = pd.DataFrame(rows)
+    atomic_write_text(path, frame.to_csv(index=False))
+    return frame
+
+
+def free_labels(work: Path, proxies: Path = PROXY_TABLE) -> pd.DataFrame:
+    """Every label for every arch (NaN where not measured), the structural ones cached in ``work``.
+
+    ``proxies``: a table of experiments/free_labels_nb201.py (its rows' zero-cost proxies are used).
+    """
+    from search_spaces import get_space
+
+    space = get_space("nb201")
+    frame = _cached_per_arch(work / "structure.csv", _structure, "graph labels")
+    executed = _cached_per_arch(work / "executed.csv", _executed, "executed op counts")
+    frame[list(executed.columns)] = executed.to_numpy()
     frame["flops"] = space.values("flops")
     frame["params"] = space.values("params")
     for name in LABEL_SETS["proxies"] + LABEL_SETS["ort"]:

@@ -14,6 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from nasrlm.rlm.free_labels import (
+    EXECUTED_OP_LABELS,
     GRAPH_LABELS,
     LOG10_FLOOR,
     NASWOT_SINGULAR,
@@ -22,6 +23,7 @@ from nasrlm.rlm.free_labels import (
     graph_labels,
     jacob_cov,
     jacob_cov_floor,
+    executed_op_counts,
     naswot,
     snip,
     synflow,
@@ -62,6 +64,23 @@ _DIAMOND = [
     _node("Relu", ["s"], "y"),
 ]
 _DIAMOND_WEIGHTS = (_weight("w1", 4, 4), _weight("w2", 4, 4), _weight("w3", 4, 4))
+
+
+def test_pointwise_convolutions_are_counted_by_kernel_attribute_or_weight_shape_dead_ones_too():
+    # A 1x1 conv with kernel_shape, a 3x3 one, a 1x1 one known only from its weight's shape, and a
+    # dead 1x1 conv: hardware runs it, so it counts (as count_conv counts every node).
+    nodes = [
+        _node("Conv", ["x", "k1"], "a", kernel_shape=[1, 1]),
+        _node("Conv", ["a", "k3"], "b", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        _node("Conv", ["b", "k1b"], "y"),
+        _node("Conv", ["x", "k1c"], "dead", kernel_shape=[1, 1]),
+    ]
+    weights = (_weight("k1", 4, 4, 1, 1), _weight("k3", 4, 4, 3, 3), _weight("k1b", 4, 4, 1, 1), _weight("k1c", 4, 4, 1, 1))
+    model = _model(nodes, ["y"], weights)
+    counts = executed_op_counts(model)
+    assert list(counts) == list(EXECUTED_OP_LABELS)
+    assert counts == {"executed_nodes": 4.0, "executed_convs": 4.0, "executed_convs_1x1": 3.0, "executed_pools": 0.0}
+    assert graph_labels(model)["dead_nodes"] == 1.0
 
 
 def test_graph_labels_of_a_known_dag():

@@ -48,7 +48,7 @@ def test_direct_text_equals_exported_text(space):
     archs = [Nb201Arch(ops) for ops in SPECIAL] + [sample_arch(rng) for _ in range(14)]
     for arch in archs:
         # The exporter drops what does not reach the output; the builder's live-only text is the same.
-        assert text_of_ops(arch.ops, keep_dead=False) == space.onnx_text_exported(arch), arch
+        assert text_of_ops(arch.ops, as_run=False) == space.onnx_text_exported(arch), arch
 
 
 def test_text_keeps_computation_that_does_not_reach_the_output(space):

@@ -33,11 +33,13 @@ from onnx import numpy_helper
 from torch import nn
 
 __all__ = [
+    "EXECUTED_OP_LABELS",
     "GRAPH_LABELS",
     "JACOB_COV_CORRELATION_OFFSET",
     "LOG10_FLOOR",
     "NASWOT_SINGULAR",
     "PROXY_LABELS",
+    "executed_op_counts",
     "grad_norm",
     "graph_labels",
     "jacob_cov",
@@ -229,6 +231,43 @@ def _path_labels(flow: _Dataflow, data_reads: list[list[str]]) -> tuple[int, int
     weighted = max((best_weighted[i] for i in ends if paths[i]), default=0)
     length = max((best_length[i] for i in ends if paths[i]), default=0)
     return weighted, length, min(total, _MAX_PATHS)
+
+
+def _is_pointwise_conv(node: onnx.NodeProto, graph: onnx.GraphProto) -> bool:
+    """A Conv whose kernel is 1 in every spatial dimension: from ``kernel_shape``, else its weight's shape."""
+    if node.op_type != "Conv":
+        return False
+    for attribute in node.attribute:
+        if attribute.name == "kernel_shape":
+            return all(k == 1 for k in attribute.ints)
+    if len(node.input) > 1:
+        for weight in graph.initializer:
+            if weight.name == node.input[1]:
+                return all(k == 1 for k in weight.dims[2:])
+        for value in graph.input:
+            if value.name == node.input[1]:
+                dims = value.type.tensor_type.shape.dim[2:]
+                return bool(dims) and all(d.HasField("dim_value") and d.dim_value == 1 for d in dims)
+    return False  # kernel size unknown
+
+
+EXECUTED_OP_LABELS: tuple[str, ...] = ("executed_nodes", "executed_convs", "executed_convs_1x1", "executed_pools")
+
+
+def executed_op_counts(model: onnx.ModelProto) -> dict[str, float]:
+    """Nodes of the flat graph that the network runs, dead ones included (:data:`EXECUTED_OP_LABELS`).
+
+    A device's latency is often a sum of per-op costs over every op it runs: on NB201, eyeriss and
+    fpga latency are exactly linear in the counts of 3x3 and 1x1 convolutions and pools of all six
+    edges, whether or not an edge reaches the output; a 1x1 convolution costs a fraction of a 3x3.
+    """
+    graph = _flat_graph(model)
+    return {
+        "executed_nodes": float(len(graph.node)),
+        "executed_convs": float(sum(node.op_type == "Conv" for node in graph.node)),
+        "executed_convs_1x1": float(sum(_is_pointwise_conv(node, graph) for node in graph.node)),
+        "executed_pools": float(sum(node.op_type in _POOL_OPS for node in graph.node)),
+    }
 
 
 def graph_labels(model: onnx.ModelProto) -> dict[str, float]:

@@ -49,11 +49,15 @@ def cell_edges(ops: Sequence[str], keep_dead: bool) -> list[tuple[int, int, str]
     return [(dst, src, op) for dst, src, op in edges if dst in live_nodes]
 
 
-def _add_cell(g: GraphBuilder, ops: Sequence[str], x: str, channels: int, scope: str, keep_dead: bool) -> str:
-    """Emit one cell's nodes, as the exporter traces them; returns the cell output.
+def _add_cell(
+    g: GraphBuilder, ops: Sequence[str], x: str, channels: int, scope: str, keep_dead: bool, merge_identical: bool
+) -> str:
+    """Emit one cell's nodes; returns the cell output.
 
     ``keep_dead`` also emits the ops whose result never reaches the cell output: the network runs
-    them (and the benchmarks timed them), though the exporter drops them.
+    them (and the benchmarks timed them), though the exporter drops them. ``merge_identical``
+    merges identical ops on identical inputs, as the exporter does; the network itself runs each
+    edge's op, and hardware pays for each (see :func:`build_onnx`).
     """
     edges = cell_edges(ops, keep_dead)
     # TorchScript's common-subexpression pass merges identical ops on identical inputs: the ReLU in
@@ -63,7 +67,7 @@ def _add_cell(g: GraphBuilder, ops: Sequence[str], x: str, channels: int, scope:
 
     def emit(op: str, inputs: list[str], **attributes: Any) -> str:
         key = (op, *inputs, repr(sorted(attributes.items())))
-        if op == "Conv" or key not in seen:
+        if op == "Conv" or not merge_identical or key not in seen:
             seen[key] = g.add(op, inputs, scope, **attributes)
         return seen[key]
 
@@ -115,11 +119,20 @@ def cell_scopes() -> dict[str, str]:
 
 
 def build_onnx(
-    ops: Sequence[str], num_classes: int = 10, resolution: int = 32, *, keep_dead: bool = False
+    ops: Sequence[str],
+    num_classes: int = 10,
+    resolution: int = 32,
+    *,
+    keep_dead: bool = False,
+    merge_identical: bool = True,
 ) -> onnx.ModelProto:
     """The flat ONNX model that exporting the NB201 network gives, with the exporter's node scopes.
 
-    ``keep_dead``: also the computation that does not reach the output (see :func:`_add_cell`).
+    ``keep_dead``: also the computation that does not reach the output; ``merge_identical=False``:
+    each edge's own ReLU and pool, where the exporter keeps one of each per input. Both are what the
+    network runs and what the benchmarks timed: on eyeriss, latency is exactly linear in the number
+    of 3x3 convs, 1x1 convs and pools over all six edges, and with pools merged and dead edges
+    dropped the ops a text shows rank it at Spearman .92 at best (experiments/bound_text_counts.py).
     """
     g = GraphBuilder()
     c = STEM_CHANNELS
@@ -154,7 +167,7 @@ def build_onnx(
             h = g.add("Add", [shortcut, b], scope)
             c, k = c_out, k + 1
         for _ in range(CELLS_PER_STAGE):
-            h = _add_cell(g, ops, h, c, f"/cells/cells.{k}/", keep_dead)
+            h = _add_cell(g, ops, h, c, f"/cells/cells.{k}/", keep_dead, merge_identical)
             k += 1
     if g.producer(h) != "Conv":  # else the exporter folds this BN into that conv
         h = g.add(

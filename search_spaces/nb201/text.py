@@ -12,11 +12,12 @@ from collections.abc import Sequence
 __all__ = ["build_texts", "text_of_ops"]
 
 
-def text_of_ops(ops: tuple[str, ...], keep_dead: bool = True) -> str:
-    """The canonical text; with ``keep_dead`` (the space's text) it shows every op the network runs.
+def text_of_ops(ops: tuple[str, ...], as_run: bool = True) -> str:
+    """The canonical text; ``as_run`` (the space's text): every op the network runs, else the exported graph.
 
     The benchmarks timed networks that compute every edge, including those whose result never
-    reaches the output; a text without them gives one text to networks of different latency.
+    reaches the output, and each edge's own ReLU and pool, which the exporter merges per input; a
+    text without them gives one text to networks of different latency.
     """
     from onnx import printer
 
@@ -24,7 +25,7 @@ def text_of_ops(ops: tuple[str, ...], keep_dead: bool = True) -> str:
 
     from .onnx_builder import build_onnx, cell_scopes
 
-    return printer.to_text(canonicalize(build_onnx(ops, keep_dead=keep_dead), cell_scopes()))
+    return printer.to_text(canonicalize(build_onnx(ops, keep_dead=as_run, merge_identical=not as_run), cell_scopes()))
 
 
 def _texts_of_chunk(chunk: list[tuple[str, ...]]) -> list[str]:
