@@ -29,8 +29,8 @@ and onnxruntime latency; the NB201-only labels are missing there) and of experim
 (random networks of the other search spaces, with their graph-structure labels too), each seen
 --random-repeats times an epoch; batches then group texts of similar length.
 
-The shipped default (nasrlm/rlm/pretrained/default, v9) is this script's defaults with two threads,
-then three more stages, each a fresh schedule continuing the stage before:
+The shipped default (nasrlm/rlm/pretrained/default, v12) is this script's defaults with two threads,
+then five more stages, each a fresh schedule continuing the stage before:
   python experiments/free_labels_nb201.py        # zero-cost proxies of every arch, about 25 minutes with 2 workers;
                                                  # kept as experiments/data/nb201_free_labels.csv.xz
   python experiments/pretrain_default.py --threads 2 --minutes 120 --work runs/pretrain_v5
@@ -40,17 +40,24 @@ then three more stages, each a fresh schedule continuing the stage before:
       --epochs 16 --work runs/pretrain_v8
   python experiments/pretrain_default.py --threads 2 --init-from runs/pretrain_v8/model \
       --epochs 16 --work runs/pretrain_v9
+  # then NB201's text became the text as run (each edge's own ReLU and pool; bound_text_counts.py):
+  python experiments/pretrain_default.py --threads 2 --labels counts,graph,proxies,ort,executed \
+      --init-from runs/pretrain_v9/model --epochs 8 --work runs/pretrain_v11
+  python experiments/pretrain_default.py --threads 2 --labels counts,graph,proxies,ort,executed \
+      --init-from runs/pretrain_v11/model --epochs 16 --work runs/pretrain_v12
 30 epochs of 464 steps, about 117 minutes on a 2-core CPU (run in resumed parts here), then 8 more
-(3,712 steps, 16.5 minutes), then 16 and 16 (7,424 steps each, about 30 minutes each), then
-cp -r runs/pretrain_v9/model/* nasrlm/rlm/pretrained/default/ (its NOTE.md lists every stage; stages
+(3,712 steps, 16.5 minutes), then 16 and 16 (7,424 steps each, about 30 minutes each), then 8 and
+16 on the new text (16 and 32 minutes), then
+cp -r runs/pretrain_v12/model/* nasrlm/rlm/pretrained/default/ (its NOTE.md lists every stage; stages
 2 and 3 ran with --init-from nasrlm/rlm/pretrained/default while that held v5 and v7). The first
 stage (v5) ran when the target transform ``auto`` still mapped jacob_cov affinely: a few degenerate
 networks at -7e5 crowded every other one into the 4th digit, and v5 decoded it at Spearman .25; the
 second stage spreads it by quantiles (decoded at .88). Run today, the first stage would spread it
 from the start. Each stage was kept on split seeds 100-103 (experiments/bench_rlm.py; the screens in
-experiments/results/screen_v7.txt, screen_v8.txt, screen_v9.txt), never on the final table's 0-2:
-`acc` tau at 781 archs .718 (v7), .720 (v8), .739 (v9), .740 (v10, a fifth stage, not shipped: level
-with v9, and below it at 156 archs).
+experiments/results/screen_v7.txt, screen_v8.txt, screen_v9.txt, screen_v11.txt), never on the final
+table's 0-2: `acc` tau at 781 archs .718 (v7), .720 (v8), .739 (v9), .740 (v10, v9 + 16 epochs, not
+shipped: level with v9, and below it at 156 archs); on the new text .691 (v9 as it was), .721 (v11),
+.744 (v12), with `latency_eyeriss` Spearman .919 (v9, old text) -> .967 -> .991 -> .995.
 
 A second stage: --init-from DIR continues a saved model (its tokenizer, weights and label transforms)
 on this run's data with a fresh schedule of --epochs, e.g. after more random networks were made;
@@ -202,7 +209,7 @@ proxies kept in `experiments/data/nb201_free_labels.csv.xz` (made by
 {lines}
 
 - Inputs: {form} of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
-  (dead edges included){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe}{bpe_stage}{shapes};
+  (dead edges included, each edge's own ReLU and pool){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe}{bpe_stage}{shapes};
   up to {info["max_length"]} tokens ({info["truncation"]} of a longer text).
 - Model: built-in transformer encoder, {info["layers"]} layers of width {info["d_model"]}, and a 2-layer number decoder.
 - Labels (anyone can compute them; no accuracy and no benchmark latency): {counts}.
