@@ -51,6 +51,20 @@ def test_direct_text_equals_exported_text(space):
         assert text_of_ops(arch.ops, as_run=False) == space.onnx_text_exported(arch), arch
 
 
+def test_text_shows_each_edge_op_the_network_runs(space):
+    # The exporter keeps one ReLU and one pool per input node; the network runs one per edge (and the
+    # benchmarks timed each: eyeriss latency is linear in the number of pool and conv edges). So the
+    # cell text holds as many pools as pool edges and as many ReLUs as conv edges, dead ones included.
+    rng = np.random.default_rng(1)
+    for arch in [Nb201Arch(ops) for ops in SPECIAL] + [sample_arch(rng) for _ in range(30)]:
+        cell = space.onnx_text(arch).partition("Nb201Cell (x0")[2]  # empty for an identity cell
+        assert cell.count("= AveragePool") == arch.ops.count("avg_pool_3x3"), arch
+        convs = arch.ops.count("nor_conv_3x3") + arch.ops.count("nor_conv_1x1")
+        assert cell.count("= Conv") == cell.count("= Relu") == convs, arch
+    two_pools = Nb201Arch(("avg_pool_3x3", "avg_pool_3x3", "none", "none", "skip_connect", "skip_connect"))
+    assert space.onnx_text_exported(two_pools).count("= AveragePool (x0)") < 2  # merged when exported
+
+
 def test_text_keeps_computation_that_does_not_reach_the_output(space):
     # Node 1 is computed by a conv but read by nothing (its only out-edges are none): a dead conv.
     dead = Nb201Arch(("nor_conv_3x3", "nor_conv_3x3", "none", "avg_pool_3x3", "none", "nor_conv_1x1"))
