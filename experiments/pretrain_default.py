@@ -209,7 +209,8 @@ proxies kept in `experiments/data/nb201_free_labels.csv.xz` (made by
 {lines}
 
 - Inputs: {form} of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
-  (dead edges included, each edge's own ReLU and pool){extra}; BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe}{bpe_stage}{shapes};
+  (dead edges included, each edge's own ReLU and pool){extra};
+  BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe}{bpe_stage}{shapes};
   up to {info["max_length"]} tokens ({info["truncation"]} of a longer text).
 - Model: built-in transformer encoder, {info["layers"]} layers of width {info["d_model"]}, and a 2-layer number decoder.
 - Labels (anyone can compute them; no accuracy and no benchmark latency): {counts}.

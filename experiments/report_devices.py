@@ -20,8 +20,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from nasrlm.core.metrics import kendall_tau, spearman_rho
 
 
@@ -103,7 +101,9 @@ def main() -> None:
         print(f"{device:16} {row['spearman']:8.3f} {g_rho:8.3f} {row['kendall']:8.3f} {g_tau:8.3f}")
     fit = sum(done[d]["fit_s"] for d in devices)
     predict = sum(done[d]["predict_s"] for d in devices)
-    print(f"RLM >= GIN (Spearman) on {at_least} of {len(devices)} devices; RLM fit {fit:.0f} s, predict {predict:.0f} s")
+    print(
+        f"RLM >= GIN (Spearman) on {at_least} of {len(devices)} devices; RLM fit {fit:.0f} s, predict {predict:.0f} s"
+    )
 
 
 if __name__ == "__main__":

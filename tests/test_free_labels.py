@@ -19,11 +19,11 @@ from nasrlm.rlm.free_labels import (
     LOG10_FLOOR,
     NASWOT_SINGULAR,
     PROXY_LABELS,
+    executed_op_counts,
     grad_norm,
     graph_labels,
     jacob_cov,
     jacob_cov_floor,
-    executed_op_counts,
     naswot,
     snip,
     synflow,
@@ -75,7 +75,12 @@ def test_pointwise_convolutions_are_counted_by_kernel_attribute_or_weight_shape_
         _node("Conv", ["b", "k1b"], "y"),
         _node("Conv", ["x", "k1c"], "dead", kernel_shape=[1, 1]),
     ]
-    weights = (_weight("k1", 4, 4, 1, 1), _weight("k3", 4, 4, 3, 3), _weight("k1b", 4, 4, 1, 1), _weight("k1c", 4, 4, 1, 1))
+    weights = (
+        _weight("k1", 4, 4, 1, 1),
+        _weight("k3", 4, 4, 3, 3),
+        _weight("k1b", 4, 4, 1, 1),
+        _weight("k1c", 4, 4, 1, 1),
+    )
     model = _model(nodes, ["y"], weights)
     counts = executed_op_counts(model)
     assert list(counts) == list(EXECUTED_OP_LABELS)
