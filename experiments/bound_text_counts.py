@@ -63,8 +63,13 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         for form in FORMS:
             keys[form] = list(pool.map(_counts, [(ops, form) for ops in cells], chunksize=250))
-    print(f"{'device':16} " + " ".join(f"{form:>10}" for form in FORMS) + "   (distinct count vectors: "
-          + ", ".join(f"{form} {len(set(k))}" for form, k in keys.items()) + ")")
+    print(
+        f"{'device':16} "
+        + " ".join(f"{form:>10}" for form in FORMS)
+        + "   (distinct count vectors: "
+        + ", ".join(f"{form} {len(set(k))}" for form, k in keys.items())
+        + ")"
+    )
     for device in devices:
         values = space.values(f"latency_{device}")
         print(f"{device:16} " + " ".join(f"{group_mean_ceiling(keys[form], values):10.3f}" for form in FORMS))
