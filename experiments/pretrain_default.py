@@ -3,7 +3,7 @@
 Usage: python experiments/pretrain_default.py [--minutes 60] [--labels counts,graph,proxies,ort] [--epochs 30]
            [--work runs/pretrain] [--out runs/pretrain/model] [--max-length 128] [--truncation tail] [--layers 2]
            [--text-form onnx|reading|compact] [--random-networks runs/random_networks.jsonl] [--random-repeats 1]
-           [--init-from runs/pretrain_x1/model]
+           [--init-from runs/pretrain_x1/model] [--device cpu]
 
 Labels, for every NAS-Bench-201 architecture (never accuracy and never benchmark latency, which are
 what the model is later evaluated on):
@@ -58,6 +58,11 @@ experiments/results/screen_v7.txt, screen_v8.txt, screen_v9.txt, screen_v11.txt)
 table's 0-2: `acc` tau at 781 archs .718 (v7), .720 (v8), .739 (v9), .740 (v10, v9 + 16 epochs, not
 shipped: level with v9, and below it at 156 archs); on the new text .691 (v9 as it was), .721 (v11),
 .744 (v12), with `latency_eyeriss` Spearman .919 (v9, old text) -> .967 -> .991 -> .995.
+
+On a GPU: --device cuda trains there (the model is saved for the CPU as always); an NVIDIA H200
+ran about 50 steps a second per run, three runs side by side, where this 2-core CPU runs about 4
+(experiments/results/screen_gpu.txt: a 4-layer encoder pretrained 34 epochs from scratch there in
+5.4 minutes ranked NB201's `acc` level with v12).
 
 A second stage: --init-from DIR continues a saved model (its tokenizer, weights and label transforms)
 on this run's data with a fresh schedule of --epochs, e.g. after more random networks were made;
@@ -171,6 +176,13 @@ def _stages(info: dict) -> list[dict]:
     return stages[::-1]
 
 
+def _where(stage: dict) -> str:
+    """Where a stage trained: a GPU by name, else the CPU threads it had."""
+    if stage.get("gpu"):
+        return f"on one {stage['gpu']}"
+    return f"on a 2-core CPU with {stage.get('threads', 1)} torch thread(s)"
+
+
 def write_note(folder: Path, info: dict) -> None:
     """How the shipped model was made, next to it."""
     counts = ", ".join(f"`{name}` ({n:,} networks)" for name, n in info["label_counts"].items())
@@ -191,8 +203,8 @@ def write_note(folder: Path, info: dict) -> None:
     bpe_stage = " (those of the first stage)" if len(stages) > 1 else ""
     # Each stage's command names the folder it continued as it was then (often this default).
     lines = "\n".join(
-        f"{i}. `{stage['command']}`: {stage['minutes']} minutes of training with {stage.get('threads', 1)} torch "
-        f"thread(s), {stage['steps']:,} steps, best validation loss {stage['val_loss']:.4f} ({stage['stopped']})"
+        f"{i}. `{stage['command']}`: {stage['minutes']} minutes of training {_where(stage)}, "
+        f"{stage['steps']:,} steps, best validation loss {stage['val_loss']:.4f} ({stage['stopped']})"
         for i, stage in enumerate(stages, 1)
     )
     how = (
@@ -202,7 +214,7 @@ def write_note(folder: Path, info: dict) -> None:
     )
     text = f"""# The default nasrlm RLM
 
-Made on a 2-core CPU {how} (see `experiments/pretrain_default.py`'s docstring), on the zero-cost
+Made {how} (see `experiments/pretrain_default.py`'s docstring), on the zero-cost
 proxies kept in `experiments/data/nb201_free_labels.csv.xz` (made by
 `python experiments/free_labels_nb201.py`, about 25 minutes with 2 workers):
 
@@ -271,6 +283,9 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads; 1 leaves a core for other work")
+    parser.add_argument(
+        "--device", default="cpu", help="train on cpu, cuda or auto (the model is saved for the CPU either way)"
+    )
     args = parser.parse_args()
     if not args.proxies.is_file():
         parser.error(f"--proxies {args.proxies}: no such file; make it with experiments/free_labels_nb201.py")
@@ -370,7 +385,9 @@ def main() -> None:
         max_minutes=args.minutes,
         checkpoint_dir=str(args.work / "checkpoint"),
         seed=args.seed,
+        device=args.device,
     )
+    gpu = torch.cuda.get_device_name(config.torch_device()) if config.torch_device().type == "cuda" else None
     result = surrogate.fit(
         texts,
         columns,
@@ -394,11 +411,12 @@ def main() -> None:
         "init_from",
         "refit_transforms",
         "split_shapes",
+        "device",
     )
     shown = [
         f"--{k.replace('_', '-')}" + ("" if v is True else f" {','.join(map(str, v)) if isinstance(v, list) else v}")
         for k in flags
-        if (v := getattr(args, k)) not in (None, "onnx", False, "")
+        if (v := getattr(args, k)) not in (None, "onnx", "cpu", False, "")
     ]
     info = {
         "command": "python experiments/pretrain_default.py " + " ".join(shown),
@@ -408,6 +426,7 @@ def main() -> None:
         "random_networks": len(random_rows),
         "text_form": args.text_form,
         "threads": args.threads,
+        "gpu": gpu,
         "steps": result.steps,
         "val_loss": result.best_val_loss,
         "stopped": result.stopped,

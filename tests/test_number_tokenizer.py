@@ -93,6 +93,20 @@ def test_round_trip_over_many_decades_seeded() -> None:
     assert np.all(back[~in_range] == 0.0)
 
 
+def test_a_number_stands_for_the_interval_its_last_digit_rounds() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.choice([-1.0, 1.0], 5_000) * 10.0 ** rng.uniform(-6, 6, 5_000)
+    ids = TOK.encode_batch(x)
+    width = TOK.bin_width_batch(ids)
+    back = TOK.decode_batch(ids)
+    assert width.shape == back.shape
+    # The place value of the last digit: 1.234e-2 stands for [1.2335e-2, 1.2345e-2].
+    np.testing.assert_allclose(TOK.bin_width_batch(TOK.encode_batch([0.012345, 5.0, 98_765.0])), [1e-5, 1e-3, 10.0])
+    assert np.all(np.abs(x - back) <= width / 2 * (1 + 1e-9))
+    with pytest.raises(ValueError, match="invalid token"):
+        TOK.bin_width_batch(np.array([[0, 0, 0, 0, 0, 0]]))
+
+
 @needs_hypothesis
 def test_round_trip_property() -> None:
     @settings(max_examples=500, deadline=None)

@@ -214,6 +214,29 @@ def test_resume_gives_the_same_model(tmp_path):
         torch.testing.assert_close(a, b, msg=name)
 
 
+def test_training_device_is_checked_and_a_checkpoint_resumes_on_another(tmp_path):
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        TrainConfig(device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA GPU"):
+            TrainConfig(device="cuda").torch_device()
+    texts, y1, _ = _task(60, seed=4)
+    full = _surrogate(texts)
+    full.fit(texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1))
+    # Started with "auto" (a GPU where there is one), interrupted, resumed on the CPU: the device is
+    # not part of a run's identity, and the model comes back on the CPU either way.
+    checkpoint = str(tmp_path / "ckpt")
+    short = TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint, max_minutes=0.0, device="auto")
+    first = _surrogate(texts)
+    first.fit(texts, {"y1": y1}, short)
+    assert all(p.device.type == "cpu" for p in first.model.parameters())
+    again = _surrogate(texts)
+    again.fit(texts, {"y1": y1}, TrainConfig(epochs=4, progress=False, seed=1, checkpoint_dir=checkpoint))
+    if not torch.cuda.is_available():  # on one device the resumed run is the uninterrupted one
+        for (name, a), b in zip(full.model.state_dict().items(), again.model.state_dict().values(), strict=True):
+            torch.testing.assert_close(a, b, msg=name)
+
+
 def test_shipped_default_reads_nb201():
     # The pretrained default decodes the free labels it was trained on, e.g. FLOPs, closely. (These
     # cells have no dead edges: the ONNX graph drops dead convs, which the FLOPs label still counts.)
@@ -324,3 +347,24 @@ def test_rows_of_separate_domains_are_decoded_as_they_were_trained(trained):
     complete = trained[0]  # every row had both: y2 is decoded after y1, as trained
     assert complete.meta["objective_sets"] == [["y1", "y2"]]
     assert complete.objectives_to_decode(["y2"]) == ["y1", "y2"]
+
+
+def test_samples_spread_over_the_interval_their_digits_stand_for(trained):
+    # At temperature 0 every sample of an input is the same token sequence. Read as a density, that
+    # sequence stands for the interval its last digit rounds: the samples spread over it, so an
+    # interval of theirs has the width of a digit and holds a truth the digits round to.
+    surrogate, texts, _, _ = trained
+    exact = surrogate.sample(texts[:10], num_samples=64, temperature=0.0, dequantize=False)
+    spread = surrogate.sample(texts[:10], num_samples=64, temperature=0.0)
+    assert (exact == exact[:, :1]).all()
+    # The interval is the digits' (in the objective's transformed units, where the model writes numbers).
+    transform = surrogate.target_transforms["y1"]
+    written = transform.forward(exact[:, 0, 0])
+    numbers = surrogate.model.numbers
+    width = numbers.bin_width_batch(numbers.encode_batch(written))
+    low, high = transform.inverse(written - width / 2), transform.inverse(written + width / 2)
+    samples = spread[:, :, 0]
+    assert (samples >= low[:, None] - 1e-9).all() and (samples <= high[:, None] + 1e-9).all()
+    assert (np.ptp(samples, axis=1) > 0.8 * (high - low)).all()  # spread over most of it, not one point
+    again = surrogate.sample(texts[:10], num_samples=64, temperature=0.0)
+    np.testing.assert_array_equal(spread, again)  # seeded: the same call gives the same samples

@@ -32,6 +32,7 @@ from nasrlm.core.errors import NasrlmError
 from nasrlm.core.version import __version__
 from nasrlm.rlm.model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from nasrlm.rlm.number_tokenizer import NumberTokenizerConfig
+from nasrlm.rlm.number_tokenizer import dequantize as dequantize_samples
 from nasrlm.rlm.precision import prediction_precision
 from nasrlm.rlm.targets import TargetTransform
 from nasrlm.rlm.text_tokenizer import TextTokenizer, TextTokenizerConfig
@@ -105,11 +106,18 @@ class Prediction:
 
     ``samples[i, s, k]`` is sample ``s`` of objective ``k`` for input ``i``; ``point`` is the
     median (or mean) over samples, the RLM's point estimate; the spread is its uncertainty.
+
+    ``decoded``: the samples as the model wrote them, before each was spread over the interval its
+    digits stand for (``Surrogate.sample``'s ``dequantize``); the median is taken of these, the
+    median of the model's discrete distribution, so that inputs it gives one value keep equal
+    point estimates (spread samples would order them at random). Quantiles, intervals and the
+    standard deviation come from ``samples``; the mean is the same on both.
     """
 
     objectives: tuple[str, ...]
     samples: np.ndarray
     point_estimate: Literal["median", "mean"] = "median"
+    decoded: np.ndarray | None = None
 
     def _by_objective(self, array: np.ndarray) -> dict[str, np.ndarray]:
         return {name: array[:, k] for k, name in enumerate(self.objectives)}
@@ -120,7 +128,7 @@ class Prediction:
 
     @property
     def median(self) -> dict[str, np.ndarray]:
-        return self._by_objective(np.median(self.samples, axis=1))
+        return self._by_objective(np.median(self.samples if self.decoded is None else self.decoded, axis=1))
 
     @property
     def mean(self) -> dict[str, np.ndarray]:
@@ -407,6 +415,7 @@ class Surrogate:
         joint: bool = True,
         given: Mapping[str, Any] | None = None,
         precision: str | None = None,
+        dequantize: bool = True,
     ) -> np.ndarray:
         """Samples [N, num_samples, K] for the given objectives (default: all, in model order).
 
@@ -424,7 +433,48 @@ class Surrogate:
 
         ``precision`` (default: the recipe's): ``float32``, ``bfloat16``, or ``auto``, bfloat16 where
         the CPU multiplies it natively (:mod:`nasrlm.rlm.precision`).
+
+        ``dequantize``: each decoded number stands for the interval its digits round (the place value
+        of its last digit, :meth:`NumberTokenizer.bin_width_batch`), and a sample is drawn uniformly
+        within it (:func:`nasrlm.rlm.number_tokenizer.dequantize`), so the samples follow the density
+        the token distribution defines (a histogram's).
+        Without it, a model sure of every digit returns one value 32 times, whose "interval" has no
+        width and misses a truth a fraction of a digit away: ``latency_eyeriss`` decoded at Spearman
+        .99 had 50 % intervals holding 8-35 % of the truths (bench_rlm, v12). Given values stay exact.
         """
+        decoded, spread = self._draw(
+            inputs,
+            num_samples=num_samples,
+            objectives=objectives,
+            temperature=temperature,
+            batch_size=batch_size,
+            seed=seed,
+            progress=progress,
+            state_cache=state_cache,
+            joint=joint,
+            given=given,
+            precision=precision,
+            dequantize=dequantize,
+        )
+        return spread if dequantize else decoded
+
+    def _draw(
+        self,
+        inputs: Iterable[str],
+        *,
+        num_samples: int = 32,
+        objectives: Sequence[str] | None = None,
+        temperature: float | None = None,
+        batch_size: int = 64,
+        seed: int = 0,
+        progress: bool = False,
+        state_cache: MutableMapping[str, torch.Tensor] | None = None,
+        joint: bool = True,
+        given: Mapping[str, Any] | None = None,
+        precision: str | None = None,
+        dequantize: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`sample`'s samples as decoded and, with ``dequantize``, spread (else the decoded twice)."""
         from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
         if temperature is None:
@@ -452,9 +502,11 @@ class Surrogate:
         given_ids = torch.from_numpy(given_tokens[distinct]) if given_tokens is not None else None
         ids, mask, _ = self._encode_inputs(texts)
         generator = torch.Generator().manual_seed(seed)
+        spread = np.random.default_rng(seed)  # where within its interval each sample lies
         from tqdm.auto import tqdm
 
-        chunks = []
+        decoded_chunks: list[np.ndarray] = []
+        spread_chunks: list[np.ndarray] = []
         with precise:
             for i in tqdm(range(0, len(texts), batch_size), desc="predicting", disable=not progress):
                 chunk_mask = mask[i : i + batch_size]
@@ -481,14 +533,32 @@ class Surrogate:
                     ],
                     dim=2,
                 )
-                chunks.append(self.model.numbers.decode_batch(tokens.numpy()))
-        if not chunks:
-            return np.zeros((0, num_samples, len(names)))
-        samples = np.concatenate(chunks)[inverse][:, :, [decode_names.index(n) for n in names]]
+                chunk_tokens = tokens.numpy()
+                values = self.model.numbers.decode_batch(chunk_tokens)  # [b, samples, K]
+                decoded_chunks.append(values)
+                if dequantize:
+                    b, k = values.shape[0], values.shape[2]
+                    by_quantity = values.transpose(0, 2, 1).reshape(b * k, num_samples)
+                    widths = self.model.numbers.bin_width_batch(chunk_tokens).transpose(0, 2, 1).reshape(b * k, -1)
+                    spread_values = dequantize_samples(by_quantity, widths, spread)
+                    spread_values = spread_values.reshape(b, k, num_samples).transpose(0, 2, 1)
+                    if given_ids is not None:  # a given value is the value itself, not an interval
+                        known = given_ids[i : i + batch_size, :, 0].numpy() >= 0  # [b, K]
+                        spread_values = np.where(known[:, None, :], values, spread_values)
+                    spread_chunks.append(spread_values)
+        columns = [decode_names.index(n) for n in names]
         transforms = self.target_transforms
-        for k, name in enumerate(names):
-            samples[:, :, k] = transforms[name].inverse(samples[:, :, k])
-        return samples
+
+        def objective_units(chunks: list[np.ndarray]) -> np.ndarray:
+            if not chunks:
+                return np.zeros((0, num_samples, len(names)))
+            samples = np.concatenate(chunks)[inverse][:, :, columns]
+            for k, name in enumerate(names):
+                samples[:, :, k] = transforms[name].inverse(samples[:, :, k])
+            return samples
+
+        decoded = objective_units(decoded_chunks)
+        return decoded, objective_units(spread_chunks) if dequantize else decoded
 
     def _given_tokens(
         self, given: Mapping[str, Any] | None, decode_names: Sequence[str], n: int, joint: bool
@@ -567,8 +637,8 @@ class Surrogate:
         if point not in ("median", "mean"):
             raise ValueError(f"point must be 'median' or 'mean', got {point!r}")
         names = tuple(objectives or self.objectives)
-        samples = self.sample(inputs, num_samples=num_samples, objectives=names, **kwargs)
-        return Prediction(names, samples, point)
+        decoded, samples = self._draw(inputs, num_samples=num_samples, objectives=names, **kwargs)
+        return Prediction(names, samples, point, decoded=decoded)
 
     # --- persistence -----------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike[str]) -> Path:

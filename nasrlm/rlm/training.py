@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import hashlib
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,10 @@ class TrainConfig:
     # longest row, so on texts of mixed lengths (pretraining on several spaces) this saves most of the
     # padding. Off by default: on one space, batches of similar texts are also batches of similar networks.
     length_buckets: bool = False
+    # Where to train: "cpu", "cuda" (or "cuda:N"), or "auto" (cuda when torch sees a GPU). The model
+    # is trained there and handed back on the CPU, where nasrlm predicts; a checkpoint written on one
+    # device resumes on another.
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adamw", "adafactor"):
@@ -84,6 +89,16 @@ class TrainConfig:
             raise ValueError(f"dropout must be None or in [0, 1), got {self.dropout}")
         if self.decoder_lr_scale <= 0 or self.anchor_decay < 0:
             raise ValueError("decoder_lr_scale must be > 0 and anchor_decay >= 0")
+        if not (self.device in ("cpu", "cuda", "auto") or re.fullmatch(r"cuda:\d+", self.device)):
+            raise ValueError(f"unknown device {self.device!r}; valid: cpu, cuda, cuda:N, auto")
+
+    def torch_device(self) -> torch.device:
+        """The device to train on; ``auto`` is cuda where torch sees a GPU, else the CPU."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r}: torch sees no CUDA GPU here; use cpu or auto")
+        return torch.device(self.device)
 
 
 @dataclass
@@ -120,8 +135,12 @@ def encode_states(model: RegressionLM, ids: torch.Tensor, mask: torch.Tensor, ba
     """Decoder-width encoder states of every row, [N, L, D], computed once (eval mode)."""
     was_training = model.training
     model.eval()
+    device = model.allowed.device
     states = torch.cat(
-        [model.encode(ids[i : i + batch_size], mask[i : i + batch_size]) for i in range(0, len(ids), batch_size)]
+        [
+            model.encode(ids[i : i + batch_size].to(device), mask[i : i + batch_size].to(device))
+            for i in range(0, len(ids), batch_size)
+        ]
     )
     model.train(was_training)
     return states
@@ -245,14 +264,19 @@ def _batch_loss(
     generator: torch.Generator | None = None,
     digit_smoothing: float = 0.0,
 ) -> torch.Tensor:
+    device = model.allowed.device  # data stays on the CPU; each batch moves to the model's device
     mask = data.mask[rows]
     width = int(mask.sum(1).max())  # trim the padding every row of this batch has
-    mask = mask[:, :width]
-    batch_states = states[rows][:, :width] if states is not None else model.encode(data.ids[rows][:, :width], mask)
+    mask = mask[:, :width].to(device)
+    if states is not None:
+        batch_states = states[rows.to(states.device)][:, :width]
+    else:
+        batch_states = model.encode(data.ids[rows][:, :width].to(device), mask)
     present = data.present[rows]
     if objective_dropout > 0 and generator is not None:
         present = _drop_objectives(present, objective_dropout, generator)
-    return model.loss(batch_states, mask, data.targets[rows], present, digit_smoothing=digit_smoothing)
+    targets = data.targets[rows].to(device)
+    return model.loss(batch_states, mask, targets, present.to(device), digit_smoothing=digit_smoothing)
 
 
 @torch.no_grad()
@@ -288,6 +312,8 @@ def train(
 def _train(model: RegressionLM, data: EncodedData, config: TrainConfig, states: torch.Tensor | None) -> TrainResult:
     from tqdm.auto import tqdm
 
+    device = config.torch_device()
+    model.to(device)
     generator = np.random.default_rng(config.seed)
     dropout_generator = torch.Generator().manual_seed(config.seed + 1)
     train_rows, val_rows = _split(len(data), config.val_fraction, config.seed)
@@ -299,6 +325,8 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig, states: 
         states = encode_states(model, data.ids, data.mask)
     elif states.shape[:2] != data.ids.shape or states.shape[2] != model.config.decoder.d_model:
         raise ValueError(f"states of shape {tuple(states.shape)} do not match the data {tuple(data.ids.shape)}")
+    else:
+        states = states.to(device)
     steps_per_epoch = max(1, math.ceil(len(train_rows) / config.batch_size))
     lengths = data.mask.sum(1).numpy()
     total_steps = steps_per_epoch * config.epochs
@@ -318,7 +346,7 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig, states: 
     best_weights = copy.deepcopy(model.state_dict())
     checkpoint = Path(config.checkpoint_dir) / "train_state.pt" if config.checkpoint_dir else None
     # What must match for a checkpoint to be resumed (not the time budget or the progress bar).
-    ignored = {"progress": None, "max_minutes": None, "checkpoint_every_steps": None}
+    ignored = {"progress": None, "max_minutes": None, "checkpoint_every_steps": None, "device": None}
     identity = {
         "config": dataclasses.asdict(config) | ignored,
         "data": data.fingerprint(),
@@ -436,6 +464,7 @@ def _train(model: RegressionLM, data: EncodedData, config: TrainConfig, states: 
         module.p = rate
     if math.isfinite(state["best_val"]):  # else stopped before the first epoch ended: keep the weights as they are
         model.load_state_dict(best_weights)
+    model.to("cpu")
     model.eval()
     for p in model.encoder.parameters():
         p.requires_grad_(True)
