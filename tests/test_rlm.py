@@ -368,3 +368,7 @@ def test_samples_spread_over_the_interval_their_digits_stand_for(trained):
     assert (np.ptp(samples, axis=1) > 0.8 * (high - low)).all()  # spread over most of it, not one point
     again = surrogate.sample(texts[:10], num_samples=64, temperature=0.0)
     np.testing.assert_array_equal(spread, again)  # seeded: the same call gives the same samples
+    # The point estimate is the median of what the model wrote: equal values stay equal.
+    prediction = surrogate.predict(texts[:10], num_samples=64, temperature=0.0)
+    np.testing.assert_array_equal(prediction.point["y1"], exact[:, 0, 0])
+    np.testing.assert_array_equal(prediction.samples, spread)
