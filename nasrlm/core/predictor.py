@@ -42,7 +42,8 @@ class Predictions:
     ``point``: the prediction per objective (one float64 per arch; what ``predict(archs)`` returns).
     ``std``: its standard deviation per objective, None for a predictor without uncertainty.
     ``samples``: per objective ``[n_archs, n_samples]``, for a predictor that samples (the RLM,
-    whose point is their median); None otherwise.
+    whose point is the median of its samples as decoded, before each is spread over the interval
+    its last digit stands for); None otherwise.
     """
 
     point: dict[str, np.ndarray]
