@@ -437,9 +437,9 @@ class Surrogate:
         the CPU multiplies it natively (:mod:`nasrlm.rlm.precision`).
 
         ``dequantize``: each decoded number stands for the interval its digits round (the place value
-        of its last digit, :meth:`NumberTokenizer.bin_width_batch`), and a sample is drawn uniformly
-        within it (:func:`nasrlm.rlm.number_tokenizer.dequantize`), so the samples follow the density
-        the token distribution defines (a histogram's).
+        of its last digit, :meth:`NumberTokenizer.bin_width_batch`), and the samples of one value are
+        spread evenly over it (:func:`nasrlm.rlm.number_tokenizer.dequantize`), so they follow the
+        density the token distribution defines (a histogram's).
         Without it, a model sure of every digit returns one value 32 times, whose "interval" has no
         width and misses a truth a fraction of a digit away: ``latency_eyeriss`` decoded at Spearman
         .99 had 50 % intervals holding 8-35 % of the truths (bench_rlm, v12). Given values stay exact.
