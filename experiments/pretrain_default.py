@@ -248,6 +248,13 @@ def main() -> None:
         help="each dimension of a weight shape its own token (nasrlm.rlm.text_tokenizer.TextTokenizerConfig)",
     )
     parser.add_argument("--objective-dropout", type=float, default=0.3)
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=1e-3,
+        help="peak learning rate; a stage continuing a converged model on the same data wants less (a fresh "
+        "warm-up to 1e-3 stopped early, experiments/results/screen_gpu.txt, run A)",
+    )
     parser.add_argument("--work", type=Path, default=Path("runs/pretrain"))
     parser.add_argument("--out", type=Path, default=None, help="default: WORK/model")
     parser.add_argument(
@@ -377,7 +384,7 @@ def main() -> None:
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=32,
-        lr=1e-3,
+        lr=args.lr,
         patience=3,
         val_fraction=0.05,
         objective_dropout=args.objective_dropout,
@@ -412,11 +419,12 @@ def main() -> None:
         "refit_transforms",
         "split_shapes",
         "device",
+        "lr",
     )
     shown = [
         f"--{k.replace('_', '-')}" + ("" if v is True else f" {','.join(map(str, v)) if isinstance(v, list) else v}")
         for k in flags
-        if (v := getattr(args, k)) not in (None, "onnx", "cpu", False, "")
+        if (v := getattr(args, k)) not in (None, "onnx", "cpu", False, "", 1e-3)
     ]
     info = {
         "command": "python experiments/pretrain_default.py " + " ".join(shown),
