@@ -181,6 +181,12 @@ class _Family:
     def example_input(self, batch_size: int = 1) -> torch.Tensor:
         return example_input(batch_size)
 
+    def onnx_model(self, arch: tuple[Stage, ...], batch_size: int = 1) -> object:
+        """The exported network, as onnxruntime runs it (the backend ``measure_one`` times by default)."""
+        from nasrlm.text.onnx_text import export_module
+
+        return export_module(self.build_model(arch), self.example_input(batch_size))
+
 
 # --- measuring (cached) --------------------------------------------------------------------------
 def measure_row(arch: tuple[Stage, ...], warmup: int, repeats: int) -> dict:

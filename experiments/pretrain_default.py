@@ -199,6 +199,12 @@ def write_note(folder: Path, info: dict) -> None:
         )
         extra_bpe = " and the random networks"
     shapes = ", each dimension of a weight shape its own piece" if info.get("split_shapes") else ""
+    reading = f"up to {info['max_length']} tokens ({info['truncation']} of a longer text)"
+    if info.get("window"):
+        reading = (
+            f"whole texts of up to {info['max_length']:,} tokens ({info['truncation']} of a longer one), "
+            f"read as windows of {info['window']} tokens, each encoded alone (the last one is the text's end)"
+        )
     stages = _stages(info)
     bpe_stage = " (those of the first stage)" if len(stages) > 1 else ""
     # Each stage's command names the folder it continued as it was then (often this default).
@@ -223,7 +229,7 @@ proxies kept in `experiments/data/nb201_free_labels.csv.xz` (made by
 - Inputs: {form} of all {info["archs"]:,} NAS-Bench-201 networks, every op the network runs
   (dead edges included, each edge's own ReLU and pool){extra};
   BPE ({info["vocab"]:,} symbols) learned on 4,000 of them{extra_bpe}{bpe_stage}{shapes};
-  up to {info["max_length"]} tokens ({info["truncation"]} of a longer text).
+  {reading}.
 - Model: built-in transformer encoder, {info["layers"]} layers of width {info["d_model"]}, and a 2-layer number decoder.
 - Labels (anyone can compute them; no accuracy and no benchmark latency): {counts}.
   Each is written through a target transform fitted on its values, with objective dropout {info["dropout"]}.
@@ -238,7 +244,16 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0, help="training time budget of this run")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--labels", default="counts,graph,proxies,ort")
-    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument(
+        "--max-length", type=int, default=None, help="tokens read of a text (default 128; with --window 4096)"
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help="read texts of up to --max-length tokens as windows of this many, each encoded alone "
+        "(nasrlm.rlm.model.EncoderConfig.window); with --init-from, the saved model then reads whole networks",
+    )
     parser.add_argument("--truncation", default="tail", help="of longer texts: head_tail, head or tail")
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--d-model", type=int, default=128)
@@ -363,6 +378,8 @@ def main() -> None:
                 f"--refit-transforms {','.join(missing)}: no such label in {args.init_from}; valid: {', '.join(saved)}"
             )
         surrogate.meta["target_transforms"] = {k: v for k, v in saved.items() if k not in refit}
+        if args.window is not None:  # the saved weights, reading whole texts from now on
+            surrogate = surrogate.read_in_windows(args.max_length or 4096, args.window)
         # The architecture and the token budget are the saved model's, whatever the flags say.
         args.max_length = surrogate.tokenizer.config.max_length
         args.truncation = surrogate.tokenizer.config.truncation
@@ -370,13 +387,22 @@ def main() -> None:
         args.layers = surrogate.model.config.encoder.n_layers
         width = args.d_model = surrogate.model.config.encoder.d_model
     else:
+        if args.max_length is None:
+            args.max_length = 4096 if args.window else 128
         surrogate = Surrogate.new(
             objectives[:1],
             tokenizer_texts,
             tokenizer=TextTokenizerConfig(
                 vocab_size=4096, max_length=args.max_length, truncation=args.truncation, split_shapes=args.split_shapes
             ),
-            encoder=EncoderConfig(d_model=width, n_layers=args.layers, n_heads=4, d_ff=2 * width, max_length=1024),
+            encoder=EncoderConfig(
+                d_model=width,
+                n_layers=args.layers,
+                n_heads=4,
+                d_ff=2 * width,
+                max_length=args.window or 1024,
+                window=args.window,
+            ),
             decoder=DecoderConfig(d_model=width, n_layers=2, n_heads=4, d_ff=2 * width),
             seed=args.seed,
             text_form=args.text_form,
@@ -409,6 +435,7 @@ def main() -> None:
     flags = (
         "labels",
         "max_length",
+        "window",
         "truncation",
         "layers",
         "epochs",
@@ -441,6 +468,7 @@ def main() -> None:
         "minutes": round(result.seconds / 60, 1),  # over all runs of this command (resumes included)
         "vocab": surrogate.tokenizer.vocab_size,
         "max_length": args.max_length,
+        "window": surrogate.model.config.encoder.window,
         "truncation": args.truncation,
         "split_shapes": args.split_shapes,
         "layers": args.layers,

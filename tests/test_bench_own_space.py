@@ -51,3 +51,13 @@ def test_every_block_type_builds_runs_and_exports_to_onnx_text():
     # The stem conv alone: 16 outputs at 32x32, 3*3*3 MACs each.
     stem = script.count_macs(torch.nn.Sequential(script.build(arch)[0]))
     assert stem == 16 * 32 * 32 * 27
+
+
+def test_a_network_is_measured_with_onnxruntime_and_its_row_holds_what_the_report_reads():
+    script = _script()
+    arch = (script.Stage("plain", 1, 8, 3), script.Stage("se", 1, 16, 3), script.Stage("residual", 1, 8, 5))
+    row = script.measure_row(arch, warmup=1, repeats=3)
+    assert row["ort_latency_ms"] > 0 and row["latency_iqr_ms"] >= 0
+    assert row["params"] == sum(p.numel() for p in script.build(arch).parameters())
+    assert row["macs"] == script.count_macs(script.build(arch))
+    assert row["text"].lstrip().startswith("<") and row["arch"] == script.arch_string(arch)

@@ -42,10 +42,20 @@ class EncoderConfig:
     d_ff: int = 512
     dropout: float = 0.0
     max_length: int = 1024
+    # Texts longer than ``window`` tokens are cut into consecutive windows of that many tokens,
+    # counted from the end (the first window takes the remainder), each encoded alone; the decoder
+    # attends to the states of all. The encoder then costs time linear in the text's length, so a
+    # whole network is read (a deep CNN's ONNX text runs to 1,000+ tokens) where full attention would
+    # cost the square. None: one window, the whole row (at most ``max_length`` tokens).
+    window: int | None = None
     # t5gemma only: a local folder (or hub id, where the user has network) of pretrained weights,
     # or a T5Gemma module config (dict) for a randomly initialized encoder.
     pretrained: str | None = None
     t5gemma_config: dict | None = None
+
+    def __post_init__(self) -> None:
+        if self.window is not None and not 2 <= self.window <= self.max_length:
+            raise ValueError(f"window must be between 2 and max_length ({self.max_length}), got {self.window}")
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,37 @@ class BuiltinEncoder(TextEncoder):
         positions = torch.arange(ids.shape[1], device=ids.device)
         h = self.embed(ids) * math.sqrt(self.hidden_size) + self.position(positions)
         return self.norm(self.layers(h, src_key_padding_mask=~mask))
+
+
+def encode_in_windows(encoder: TextEncoder, ids: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:
+    """States [B, L, H] of right-padded rows, each read as windows of ``window`` tokens encoded alone.
+
+    Windows are counted from a row's end, so its last ``window`` tokens (a cell-based network's
+    local function: what differs between architectures) are always one window, and the first window
+    takes what is left, at positions 0.. like any short text. Each state sits where its token does.
+    """
+    b, length = ids.shape
+    lengths = mask.sum(1)
+    head = lengths % window  # tokens of the first, partial window (0: none)
+    windows = int(((lengths + window - 1) // window).max())
+    t = torch.arange(length, device=ids.device)[None, :]
+    shifted = t - head[:, None]
+    in_head = shifted < 0
+    which = torch.where(in_head, 0, shifted.div(window, rounding_mode="floor") + (head > 0).long()[:, None])
+    position = torch.where(in_head, t, shifted.remainder(window))
+    row = torch.arange(b, device=ids.device)[:, None] * windows + which
+    row, position = row[mask], position[mask]
+    window_ids = ids.new_zeros(b * windows, window)
+    window_mask = mask.new_zeros(b * windows, window)
+    window_ids[row, position] = ids[mask]
+    window_mask[row, position] = True
+    used = window_mask.any(1)  # rows with fewer windows than the longest leave some empty
+    encoded = encoder(window_ids[used], window_mask[used])
+    states = encoded.new_zeros(b * windows, window, encoded.shape[-1])
+    states[used] = encoded
+    out = encoded.new_zeros(b, length, encoded.shape[-1])
+    out[mask] = states[row, position]
+    return out
 
 
 def build_encoder(config: EncoderConfig, vocab_size: int, pad_id: int) -> TextEncoder:
@@ -267,7 +308,10 @@ class RegressionLM(nn.Module):
     # --- encoder side ----------------------------------------------------------------------------
     def encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Encoder states projected to the decoder width: [B, L, D]."""
-        return self.bridge(self.encoder(ids, mask))
+        window = self.config.encoder.window
+        if window is None or ids.shape[1] <= window:
+            return self.bridge(self.encoder(ids, mask))
+        return self.bridge(encode_in_windows(self.encoder, ids, mask, window))
 
     def memory(self, states: torch.Tensor, mask: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
         """Per layer: cross-attention keys, values and the additive padding bias, computed once."""

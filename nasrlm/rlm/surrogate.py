@@ -199,7 +199,7 @@ class Surrogate:
         if text_form in _NETWORK_FORMS:
             tokenizer_texts = [_network_reading(text, text_form) for text in tokenizer_texts]
         text_tokenizer = TextTokenizer.train(tokenizer_texts, tokenizer)
-        if tokenizer.max_length > encoder.max_length:
+        if encoder.window is None and tokenizer.max_length > encoder.max_length:
             encoder = dataclasses.replace(encoder, max_length=tokenizer.max_length)
         torch.manual_seed(seed)
         config = RLMConfig(
@@ -220,6 +220,20 @@ class Surrogate:
     @property
     def objectives(self) -> tuple[str, ...]:
         return self.model.objectives
+
+    def read_in_windows(self, max_length: int, window: int) -> Surrogate:
+        """The same weights reading texts of up to ``max_length`` tokens as windows of ``window`` tokens.
+
+        A model pretrained on one window (the last 128 tokens of a text, say) then reads whole
+        networks: its last window is what it read before, the decoder attends to every window
+        (:attr:`~nasrlm.rlm.model.EncoderConfig.window`). Fine-tune or pretrain further to use them.
+        """
+        encoder = dataclasses.replace(self.model.config.encoder, window=window)
+        config = dataclasses.replace(self.model.config, encoder=encoder)
+        model = RegressionLM(config)
+        model.load_state_dict(self.model.state_dict())
+        tokenizer = self.tokenizer.with_config(max_length=max_length, truncation="head_tail")
+        return type(self)(model, tokenizer, meta=self.meta, text_form=self.text_form)
 
     # --- data ------------------------------------------------------------------------------------
     def texts(self, inputs: Iterable[str]) -> list[str]:
@@ -498,11 +512,16 @@ class Surrogate:
         first: dict[Any, int] = {}
         rows = [first.setdefault(key, i) for i, key in enumerate(keys)]  # first row of each key
         distinct = sorted(set(rows))
+        ids, mask, _ = self._encode_inputs([all_texts[i] for i in distinct])
+        # Batches of texts of like length: each row's samples attend to every (padded) state of its
+        # batch. A stable sort, so texts cut to one length keep their order (and their samples).
+        order = torch.argsort(mask.sum(1), stable=True)
+        ids, mask = ids[order], mask[order]
+        distinct = [distinct[j] for j in order.tolist()]
         position = {row: k for k, row in enumerate(distinct)}
         inverse = np.array([position[row] for row in rows], dtype=np.int64)
         texts = [all_texts[i] for i in distinct]
         given_ids = torch.from_numpy(given_tokens[distinct]) if given_tokens is not None else None
-        ids, mask, _ = self._encode_inputs(texts)
         generator = torch.Generator().manual_seed(seed)
         spread = np.random.default_rng(seed)  # where within its interval each sample lies
         from tqdm.auto import tqdm

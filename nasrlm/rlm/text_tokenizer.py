@@ -148,6 +148,15 @@ class TextTokenizer:
         self.config = config
         self.pad_id, self.unk_id, self.bos_id, self.eos_id, self.sep_id = ids
 
+    def with_config(self, **changes: object) -> TextTokenizer:
+        """The same vocabulary under a changed config (``max_length``, ``truncation``)."""
+        from dataclasses import replace
+
+        learned = {"vocab_size", "min_frequency", "split_shapes"}.intersection(changes)
+        if learned:
+            raise ValueError(f"{', '.join(sorted(learned))} are fixed when the vocabulary is learned")
+        return type(self)(self._tokenizer, replace(self.config, **changes))  # type: ignore[arg-type]
+
     @property
     def vocab_size(self) -> int:
         """Actual vocabulary size, special tokens included (at most ``config.vocab_size``)."""
