@@ -51,6 +51,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -288,10 +289,40 @@ def token_stats(name: str, texts: list[str]) -> float:
     return float(share.mean())
 
 
+def recipe_with(overrides: list[str]) -> object:
+    """The shipped fine-tuning recipe with ``KEY=VALUE`` changes (``freeze_encoder=false``, ``epochs=60``)."""
+    import dataclasses
+
+    from nasrlm.rlm.recipe import DEFAULT_RECIPE
+
+    fields = {f.name: f for f in dataclasses.fields(DEFAULT_RECIPE)}
+    changes: dict[str, object] = {}
+    for item in overrides:
+        key, _, text = item.partition("=")
+        if key not in fields or not text:
+            raise SystemExit(f"--recipe {item!r}: give KEY=VALUE with KEY one of {', '.join(fields)}")
+        current = getattr(DEFAULT_RECIPE, key)
+        if isinstance(current, bool):
+            changes[key] = text.lower() in ("1", "true", "yes")
+        elif isinstance(current, (int, float)) and not isinstance(current, bool):
+            changes[key] = type(current)(float(text)) if isinstance(current, int) else float(text)
+        else:
+            changes[key] = None if text == "none" else text
+    return dataclasses.replace(DEFAULT_RECIPE, **changes)
+
+
 def run_seed(
-    name: str, texts: list[str], truth: dict[str, np.ndarray], n_train: int, seed: int, params_unit: float
+    name: str,
+    texts: list[str],
+    truth: dict[str, np.ndarray],
+    n_train: int,
+    seed: int,
+    params_unit: float,
+    recipe: Any = None,
 ) -> dict:
     from nasrlm.rlm.recipe import DEFAULT_RECIPE
+
+    recipe = recipe or DEFAULT_RECIPE
 
     units = {"params": params_unit, "ort_latency_ms": 1.0}
     order = np.random.default_rng(seed).permutation(len(texts))
@@ -304,15 +335,16 @@ def run_seed(
     result = surrogate.fit(
         [texts[i] for i in train],
         {k: truth[k][train] / units[k] for k in OBJECTIVES},
-        DEFAULT_RECIPE.train_config(seed=seed),
+        recipe.train_config(seed=seed),
     )
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
     prediction = surrogate.predict(
         [texts[i] for i in test],
-        num_samples=DEFAULT_RECIPE.num_samples,
+        num_samples=recipe.num_samples,
         objectives=list(OBJECTIVES),
-        joint=DEFAULT_RECIPE.joint,
+        joint=recipe.joint,
+        temperature=recipe.temperature,
         seed=seed,
     )
     predict_s = time.perf_counter() - started
@@ -359,7 +391,14 @@ def main() -> None:
         help="unit of the params given to the surrogate (the shipped checkpoints learned `params` in millions)",
     )
     parser.add_argument("--retest", type=int, default=40, help="networks measured again now (0: none)")
+    parser.add_argument(
+        "--recipe",
+        action="append",
+        default=[],
+        help="KEY=VALUE: a change to the shipped fine-tuning recipe (repeatable), e.g. freeze_encoder=false",
+    )
     args = parser.parse_args()
+    recipe = recipe_with(args.recipe)
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",") if s]
     names = args.surrogate or ["default"]
@@ -382,9 +421,11 @@ def main() -> None:
     table = []
     for name in names:
         share = token_stats(name, texts)
-        results = [run_seed(name, texts, truth, args.train, seed, args.params_unit) for seed in seeds]
+        results = [run_seed(name, texts, truth, args.train, seed, args.params_unit, recipe) for seed in seeds]
         table.append((name, share, results))
 
+    if args.recipe:
+        print(f"recipe: the shipped one with {', '.join(args.recipe)}")
     print(
         f"\nfine-tuned on {args.train} networks (params in units of {args.params_unit:g}), "
         f"tested on the other {args.networks - args.train}, seeds {seeds}"
