@@ -93,7 +93,9 @@ def test_transformed_objective_is_predicted_in_its_own_units_and_kept_on_reload(
     assert surrogate.target_transforms["latency"].kind == "log_affine"
     assert surrogate.target_transforms["y"].kind == "identity"  # never trained: untouched
     test_texts, test_convs = _texts(60, seed=1)
-    point = surrogate.predict(test_texts, num_samples=8, objectives=["latency"]).point["latency"]
+    # Temperature 1: this is about what the model learned and in which units. With the recipe's wide
+    # sampling, 8 samples' median ranks these 60 texts at .30-.97 depending on the seed alone.
+    point = surrogate.predict(test_texts, num_samples=8, objectives=["latency"], temperature=1.0).point["latency"]
     assert spearmanr(point, test_convs)[0] > 0.8
     assert np.median(np.abs(point / (1e-4 * (1 + test_convs)) - 1)) < 0.3  # in the metric's units
     # A second fit keeps the transform fitted first, even on values outside its range.
