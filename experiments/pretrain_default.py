@@ -206,7 +206,8 @@ def write_note(folder: Path, info: dict) -> None:
             f"read as windows of {info['window']} tokens, each encoded alone (the last one is the text's end)"
         )
     stages = _stages(info)
-    bpe_stage = " (those of the first stage)" if len(stages) > 1 else ""
+    bpe_from = max((i for i, stage in enumerate(stages, 1) if stage.get("new_bpe")), default=1)
+    bpe_stage = f" (those of stage {bpe_from})" if len(stages) > 1 else ""
     # Each stage's command names the folder it continued as it was then (often this default).
     lines = "\n".join(
         f"{i}. `{stage['command']}`: {stage['minutes']} minutes of training {_where(stage)}, "
@@ -291,6 +292,12 @@ def main() -> None:
         "a fresh schedule over this run's data); --text-form must be its own",
     )
     parser.add_argument(
+        "--new-bpe",
+        action="store_true",
+        help="with --init-from: learn a new BPE on this run's texts (NB201 and --random-networks) and carry the "
+        "model over to it (Surrogate.with_tokenizer: a new token starts as the mean embedding of its old pieces)",
+    )
+    parser.add_argument(
         "--refit-transforms",
         default="",
         help="with --init-from: labels whose saved target transform is fitted again on this run's values "
@@ -311,6 +318,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.proxies.is_file():
         parser.error(f"--proxies {args.proxies}: no such file; make it with experiments/free_labels_nb201.py")
+    if args.new_bpe and args.init_from is None:
+        parser.error("--new-bpe carries a saved model over to a new vocabulary: give --init-from")
     unknown = [s for s in args.labels.split(",") if s not in LABEL_SETS]
     if unknown:
         parser.error(f"unknown label set(s) {unknown}; valid: {', '.join(LABEL_SETS)}")
@@ -321,7 +330,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from nasrlm.rlm.surrogate import Surrogate
-    from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
+    from nasrlm.rlm.text_tokenizer import TextTokenizer, TextTokenizerConfig
     from nasrlm.rlm.training import TrainConfig
     from search_spaces import get_space
 
@@ -380,6 +389,12 @@ def main() -> None:
         surrogate.meta["target_transforms"] = {k: v for k, v in saved.items() if k not in refit}
         if args.window is not None:  # the saved weights, reading whole texts from now on
             surrogate = surrogate.read_in_windows(args.max_length or 4096, args.window)
+        if args.new_bpe:  # a vocabulary learned on this run's texts, the embeddings carried over
+            from dataclasses import replace
+
+            learned = TextTokenizer.train(tokenizer_texts, replace(surrogate.tokenizer.config, vocab_size=4096))
+            surrogate = surrogate.with_tokenizer(learned)
+            print(f"new BPE of {learned.vocab_size} symbols learned on {len(tokenizer_texts):,} texts")
         # The architecture and the token budget are the saved model's, whatever the flags say.
         args.max_length = surrogate.tokenizer.config.max_length
         args.truncation = surrogate.tokenizer.config.truncation
@@ -444,6 +459,7 @@ def main() -> None:
         "random_repeats",
         "init_from",
         "refit_transforms",
+        "new_bpe",
         "split_shapes",
         "device",
         "lr",
@@ -476,6 +492,7 @@ def main() -> None:
         "dropout": args.objective_dropout,
         "init_from": str(args.init_from) if args.init_from else None,
         "refit_transforms": args.refit_transforms,
+        "new_bpe": args.new_bpe,
     }
     if args.init_from is not None:
         before = Surrogate.load(args.init_from).meta.get("pretraining")

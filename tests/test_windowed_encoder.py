@@ -112,3 +112,35 @@ def test_read_in_windows_keeps_the_weights_and_is_saved(tmp_path):
     assert loaded.model.config.encoder.window == 32 and loaded.tokenizer.config.max_length == 512
     with pytest.raises(ValueError, match="fixed when the vocabulary is learned"):
         surrogate.tokenizer.with_config(vocab_size=10)
+
+
+def test_a_new_vocabulary_keeps_every_weight_and_starts_new_tokens_from_their_old_pieces():
+    texts, _ = _task(60, seed=0)
+    old = Surrogate.new(
+        ("y",),
+        texts,
+        tokenizer=TextTokenizerConfig(vocab_size=270, max_length=64),
+        encoder=EncoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, max_length=64),
+        decoder=TINY_DECODER,
+        seed=0,
+    )
+    # Learned on more kinds of text: merges the old vocabulary lacks ("Relu", "Sigmoid" lines).
+    wider = [t.replace("Pool", "Relu") for t in texts] + [t.replace("Conv", "Sigmoid") for t in texts] + texts
+    learned = Surrogate.new(("y",), wider, tokenizer=TextTokenizerConfig(vocab_size=400, max_length=64)).tokenizer
+    new = old.with_tokenizer(learned)
+    assert new.tokenizer is learned and new.model.config.text_vocab_size == learned.vocab_size
+    before, after = old.model.state_dict(), new.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k != "encoder.embed.weight")
+    rows_old, rows_new = before["encoder.embed.weight"], after["encoder.embed.weight"]
+    shared = merged = 0
+    for token in range(5, learned.vocab_size):
+        pieces = old.tokenizer.encode(learned.decode([token]))
+        torch.testing.assert_close(rows_new[token], rows_old[pieces].mean(0))
+        shared += len(pieces) == 1
+        merged += len(pieces) > 1
+    assert shared and merged  # both kinds were exercised
+    # Carried over to its own vocabulary, a model predicts exactly as before.
+    same = old.with_tokenizer(old.tokenizer)
+    np.testing.assert_array_equal(
+        old.predict(texts[:5], num_samples=4, seed=0).samples, same.predict(texts[:5], num_samples=4, seed=0).samples
+    )

@@ -30,7 +30,7 @@ import torch
 
 from nasrlm.core.errors import NasrlmError
 from nasrlm.core.version import __version__
-from nasrlm.rlm.model import DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
+from nasrlm.rlm.model import BuiltinEncoder, DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from nasrlm.rlm.number_tokenizer import NumberTokenizerConfig
 from nasrlm.rlm.number_tokenizer import dequantize as dequantize_samples
 from nasrlm.rlm.precision import prediction_precision
@@ -220,6 +220,31 @@ class Surrogate:
     @property
     def objectives(self) -> tuple[str, ...]:
         return self.model.objectives
+
+    def with_tokenizer(self, tokenizer: TextTokenizer) -> Surrogate:
+        """The same model reading through another vocabulary (one learned on more kinds of text).
+
+        Every other weight is kept. A new token's embedding starts as the mean of the old embeddings
+        of the tokens its text had under the old vocabulary, so a token both vocabularies share keeps
+        its row exactly, and a merge the old one lacked (an FBNet attribute block, say) starts as
+        the average of its pieces: the model reads the new tokens about as it read their pieces.
+        """
+        old = self.model.encoder
+        if not isinstance(old, BuiltinEncoder):
+            raise ValueError("only the built-in encoder's vocabulary can be replaced")
+        config = dataclasses.replace(self.model.config, text_vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id)
+        model = RegressionLM(config)
+        state = {k: v for k, v in self.model.state_dict().items() if k != "encoder.embed.weight"}
+        model.load_state_dict(state, strict=False)
+        rows = old.embed.weight.detach()
+        specials = len(TextTokenizer.SPECIAL_TOKENS)  # the same ids in every vocabulary
+        with torch.no_grad():
+            new = model.encoder.embed.weight  # type: ignore[union-attr]
+            new[:specials] = rows[:specials]
+            for token in range(specials, tokenizer.vocab_size):
+                pieces = self.tokenizer.encode(tokenizer.decode([token])) or [self.tokenizer.unk_id]
+                new[token] = rows[pieces].mean(0)
+        return type(self)(model, tokenizer, meta=self.meta, text_form=self.text_form)
 
     def read_in_windows(self, max_length: int, window: int) -> Surrogate:
         """The same weights reading texts of up to ``max_length`` tokens as windows of ``window`` tokens.
