@@ -238,8 +238,10 @@ class Surrogate:
         model.load_state_dict(state, strict=False)
         rows = old.embed.weight.detach()
         specials = len(TextTokenizer.SPECIAL_TOKENS)  # the same ids in every vocabulary
+        encoder = model.encoder
+        assert isinstance(encoder, BuiltinEncoder)
         with torch.no_grad():
-            new = model.encoder.embed.weight  # type: ignore[union-attr]
+            new = encoder.embed.weight
             new[:specials] = rows[:specials]
             for token in range(specials, tokenizer.vocab_size):
                 pieces = self.tokenizer.encode(tokenizer.decode([token])) or [self.tokenizer.unk_id]
