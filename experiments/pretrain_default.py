@@ -2,7 +2,7 @@
 
 Usage: python experiments/pretrain_default.py [--minutes 60] [--labels counts,graph,proxies,ort] [--epochs 30]
            [--work runs/pretrain] [--out runs/pretrain/model] [--max-length 128] [--truncation tail] [--layers 2]
-           [--text-form onnx|reading|compact] [--random-networks runs/random_networks.jsonl] [--random-repeats 1]
+           [--text-form onnx|reading|compact|costed] [--random-networks runs/random_networks.jsonl] [--random-repeats 1]
            [--init-from runs/pretrain_x1/model] [--device cpu]
 
 Labels, for every NAS-Bench-201 architecture (never accuracy and never benchmark latency, which are
@@ -23,7 +23,9 @@ so every label is decodable alone and the encoder, not the decoder's context, mu
 
 Beyond NB201: --text-form reading trains on the compact reading form of each text
 (nasrlm.text.reading_text: whole networks in a few hundred tokens; --text-form compact the shorter
-nasrlm.text.compact_text, which holds an FBNet in ~500), and --random-networks adds the rows
+nasrlm.text.compact_text, which holds an FBNet in ~500; --text-form costed the canonical text after a
+line stating its MACs, parameters and activations, nasrlm.text.graph_costs, which a model reading
+windows encoded alone cannot add up itself), and --random-networks adds the rows
 of experiments/random_networks.py (random image classifiers with params, flops, node and conv counts
 and onnxruntime latency; the NB201-only labels are missing there) and of experiments/space_networks.py
 (random networks of the other search spaces, with their graph-structure labels too), each seen
@@ -189,6 +191,7 @@ def write_note(folder: Path, info: dict) -> None:
     form = {
         "reading": "the reading form (`nasrlm.text.reading_text`) of the canonical ONNX text",
         "compact": "the compact form (`nasrlm.text.compact_text`) of the canonical ONNX text",
+        "costed": "canonical ONNX text after a line of its MACs, parameters and activations (`graph_costs`)",
     }.get(info.get("text_form", "onnx"), "canonical ONNX text")
     extra = extra_bpe = ""
     if info.get("random_networks"):
@@ -274,7 +277,10 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/pretrain"))
     parser.add_argument("--out", type=Path, default=None, help="default: WORK/model")
     parser.add_argument(
-        "--text-form", default="onnx", choices=("onnx", "reading", "compact"), help="what the model reads"
+        "--text-form",
+        default="onnx",
+        choices=("onnx", "reading", "compact", "costed"),
+        help="what the model reads (costed: the ONNX text after a line of its MACs, parameters and activations)",
     )
     parser.add_argument(
         "--random-networks",
@@ -289,7 +295,7 @@ def main() -> None:
         type=Path,
         default=None,
         help="a saved surrogate to continue from (a second stage: its tokenizer, weights and label transforms, "
-        "a fresh schedule over this run's data); --text-form must be its own",
+        "a fresh schedule over this run's data); --text-form must be its own (or costed for an onnx one)",
     )
     parser.add_argument(
         "--new-bpe",
@@ -374,10 +380,14 @@ def main() -> None:
     width = args.d_model
     if args.init_from is not None:
         surrogate = Surrogate.load(args.init_from)
-        if surrogate.text_form != args.text_form:
+        if surrogate.text_form == "onnx" and args.text_form == "costed":
+            # The costed form is the ONNX text after one line: the model keeps what it read and learns the line.
+            surrogate = surrogate.with_text_form("costed")
+        elif surrogate.text_form != args.text_form:
             parser.error(
                 f"--init-from {args.init_from} reads the {surrogate.text_form} text form; "
                 f"give --text-form {surrogate.text_form}"
+                + (" (or costed, which adds a line before its text)" if surrogate.text_form == "onnx" else "")
             )
         refit = [name for name in args.refit_transforms.split(",") if name]
         saved = surrogate.meta.get("target_transforms") or {}

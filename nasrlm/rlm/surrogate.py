@@ -39,6 +39,7 @@ from nasrlm.rlm.text_tokenizer import TextTokenizer, TextTokenizerConfig
 from nasrlm.rlm.training import EncodedData, TrainConfig, TrainResult, encode_states, train
 from nasrlm.text.compact_text import compact_text
 from nasrlm.text.convert import looks_like_onnx_text
+from nasrlm.text.graph_costs import costed_text
 from nasrlm.text.reading_text import reading_text
 
 __all__ = ["Prediction", "Surrogate", "SurrogateLoadError", "SurrogateSaveError", "check_save_target"]
@@ -47,9 +48,10 @@ FORMAT_VERSION = 1
 PRETRAINED_DIR = Path(__file__).parent / "pretrained" / "default"
 
 
-# What a model reads of a network's ONNX text: the text itself, its reading form (nasrlm.text.reading_text)
-# or its compact form (nasrlm.text.compact_text); any other text (source code) is read as given.
-_NETWORK_FORMS = {"reading": reading_text, "compact": compact_text}
+# What a model reads of a network's ONNX text: the text itself, its reading form (nasrlm.text.reading_text),
+# its compact form (nasrlm.text.compact_text) or the text after a line of its static costs
+# (nasrlm.text.graph_costs); any other text (source code) is read as given.
+_NETWORK_FORMS = {"reading": reading_text, "compact": compact_text, "costed": costed_text}
 TEXT_FORMS = ("onnx", *_NETWORK_FORMS)
 
 
@@ -176,8 +178,9 @@ class Surrogate:
         self.meta: dict[str, Any] = dict(meta or {})
         # What the model reads of a network: its canonical ONNX text as is ("onnx"), or a shorter form
         # of that text that holds whole networks in a few hundred tokens ("reading",
-        # nasrlm.text.reading_text; "compact", nasrlm.text.compact_text). Texts that are not networks
-        # (source code, kernels) are read as given.
+        # nasrlm.text.reading_text; "compact", nasrlm.text.compact_text), or the text after a line that
+        # states its MACs, parameters and activations ("costed", nasrlm.text.graph_costs). Texts that are
+        # not networks (source code, kernels) are read as given.
         self.text_form = text_form
         self._reading_cache: dict[str, str] = {}
 
@@ -247,6 +250,10 @@ class Surrogate:
                 pieces = self.tokenizer.encode(tokenizer.decode([token])) or [self.tokenizer.unk_id]
                 new[token] = rows[pieces].mean(0)
         return type(self)(model, tokenizer, meta=self.meta, text_form=self.text_form)
+
+    def with_text_form(self, text_form: str) -> Surrogate:
+        """The same model and vocabulary reading networks in another form (see :data:`TEXT_FORMS`)."""
+        return type(self)(self.model, self.tokenizer, meta=self.meta, text_form=text_form)
 
     def read_in_windows(self, max_length: int, window: int) -> Surrogate:
         """The same weights reading texts of up to ``max_length`` tokens as windows of ``window`` tokens.

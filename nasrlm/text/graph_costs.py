@@ -1,0 +1,128 @@
+"""What a network costs, read statically off its ONNX graph, and the ``costed`` text form that states it.
+
+A model that reads a network as windows of tokens, each encoded alone, cannot add up what the whole
+network computes: in canonical ONNX text a Conv line names its weight (``w17``) while the weight's
+shape sits in the signature, windows away, and nothing near the line says the spatial size that
+earlier strides left. Yet multiply-accumulates alone rank a CNN family's onnxruntime latency at
+Spearman .97 (``experiments/bench_own_space.py``). The ``costed`` form puts these totals where every
+reader sees them, as one line before the text:
+
+    costs: macs e7 5 2 7, params e5 1 7 1, activations e5 4 1 8
+    <
+       ir_version: 8, ...
+
+They are a function of the text (ONNX shape inference over the graph with its local functions
+inlined), so nothing is added that the network does not say; no measured or benchmark value is.
+Each number is written as its power of ten, then three significant digits one token each, so the
+model reads magnitudes from a dozen tokens it sees in every text instead of BPE pieces of numerals.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import inliner, shape_inference
+
+from nasrlm.text.onnx_text import parse_text
+
+__all__ = ["COSTS_HEADER", "GraphCosts", "costed_text", "graph_costs", "is_costed_text"]
+
+COSTS_HEADER = "costs: "  # every costed text starts here
+_WEIGHT_NAME = re.compile(r"w\d+$")  # canonical ONNX text passes weights as inputs w0, w1, ...
+_FLOAT_TYPES = frozenset(
+    {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16, onnx.TensorProto.DOUBLE}
+)
+
+
+@dataclass(frozen=True)
+class GraphCosts:
+    """Totals over every node the graph runs (local functions counted at each call)."""
+
+    macs: int  # multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul
+    params: int  # elements of the learned tensors (float weights of rank >= 1)
+    activations: int  # elements every node writes: the memory traffic that MACs miss
+
+
+def is_costed_text(text: str) -> bool:
+    """Whether ``text`` is already in the costed form (converting it again is a no-op)."""
+    return text.startswith(COSTS_HEADER)
+
+
+def costed_text(text: str) -> str:
+    """Canonical ONNX ``text`` with its :func:`graph_costs` stated on a first line."""
+    if is_costed_text(text):
+        return text
+    if not text.lstrip().startswith("<"):
+        raise ValueError(
+            f"the costed form is made from canonical ONNX text (nasrlm.text.onnx_text); got {text[:40]!r}"
+        )
+    costs = graph_costs(parse_text(text, check=False))
+    numbers = ", ".join(f"{name} {_digits(getattr(costs, name))}" for name in ("macs", "params", "activations"))
+    return f"{COSTS_HEADER}{numbers}\n{text}"
+
+
+def _digits(value: int) -> str:
+    """``e7 5 2 7`` for 52,680,912: the power of ten, then three significant digits (rounded)."""
+    if value <= 0:
+        return "e0 0 0 0"
+    exponent = math.floor(math.log10(value))
+    mantissa = round(value / 10 ** (exponent - 2))
+    if mantissa >= 1000:  # 9,996 rounds up to 1.00e4
+        exponent, mantissa = exponent + 1, mantissa // 10
+    return f"e{exponent} " + " ".join(str(mantissa))
+
+
+def graph_costs(model: onnx.ModelProto) -> GraphCosts:
+    """MACs, parameters and activation elements of ``model``, from its shapes (batch as given)."""
+    if model.functions:
+        model = inliner.inline_local_functions(model)
+    model = shape_inference.infer_shapes(model)
+    graph = model.graph
+    shapes: dict[str, list[int]] = {}
+    for value in [*graph.input, *graph.value_info, *graph.output]:
+        shape = _shape(value.type)
+        if shape is not None:
+            shapes[value.name] = shape
+    for tensor in graph.initializer:
+        shapes[tensor.name] = list(tensor.dims)
+    learned = [t.name for t in graph.initializer if t.data_type in _FLOAT_TYPES and len(t.dims) > 0]
+    learned += [
+        v.name
+        for v in graph.input
+        if _WEIGHT_NAME.match(v.name) and v.type.tensor_type.elem_type in _FLOAT_TYPES and v.name in shapes
+    ]
+    params = sum(_size(shapes[name]) for name in set(learned))
+    macs = sum(_node_macs(node, shapes) for node in graph.node)
+    activations = sum(_size(shapes[out]) for node in graph.node for out in node.output if out in shapes)
+    return GraphCosts(macs=int(macs), params=int(params), activations=int(activations))
+
+
+def _shape(value_type: onnx.TypeProto) -> list[int] | None:
+    if not value_type.HasField("tensor_type") or not value_type.tensor_type.HasField("shape"):
+        return None
+    # A symbolic dimension (a batch named "N") counts as 1: costs per example.
+    return [d.dim_value if d.HasField("dim_value") else 1 for d in value_type.tensor_type.shape.dim]
+
+
+def _size(shape: list[int]) -> int:
+    return int(np.prod(shape, dtype=np.int64)) if shape else 1
+
+
+def _node_macs(node: onnx.NodeProto, shapes: dict[str, list[int]]) -> int:
+    """Multiply-accumulates of one node; 0 for ops without a weight product or with unknown shapes."""
+    inputs = [shapes.get(name) for name in node.input]
+    output = shapes.get(node.output[0]) if node.output else None
+    if node.op_type == "Conv" and output is not None and len(inputs) > 1 and inputs[1] is not None:
+        return _size(output) * _size(inputs[1][1:])  # each output element: Ci/group x kernel products
+    if node.op_type == "ConvTranspose" and inputs and inputs[0] is not None and len(inputs) > 1 and inputs[1]:
+        return _size(inputs[0]) * _size(inputs[1][1:])  # each input element spreads over Co/group x kernel
+    if node.op_type == "Gemm" and output is not None and inputs and inputs[0] is not None:
+        trans_a = next((a.i for a in node.attribute if a.name == "transA"), 0)
+        return _size(output) * inputs[0][0 if trans_a else -1]
+    if node.op_type == "MatMul" and output is not None and inputs and inputs[0] is not None:
+        return _size(output) * inputs[0][-1]
+    return 0

@@ -1,0 +1,96 @@
+"""Static costs of an ONNX graph, and the costed text form that states them before the text."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from nasrlm.rlm.model import DecoderConfig, EncoderConfig
+from nasrlm.rlm.surrogate import Surrogate
+from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.text.graph_costs import _digits, costed_text, graph_costs, is_costed_text
+from nasrlm.text.onnx_text import parse_text, to_onnx_text
+from nasrlm.text.reading_text import reading_text
+
+
+class Block(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, groups=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(x)) + x
+
+
+def _net(channels: int = 8, stride: int = 2) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, channels, 3, stride=stride, padding=1),  # 16x16 in, 8x8 out at stride 2
+        Block(channels),
+        Block(channels),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(channels, 5),
+    ).eval()
+
+
+def _text(module: nn.Module, functions=()) -> str:
+    return to_onnx_text(module, torch.zeros(1, 3, 16, 16), functions=functions)
+
+
+def _expected_macs(channels: int, stride: int) -> int:
+    side = 16 // stride
+    stem = channels * side * side * 3 * 3 * 3
+    block = channels * side * side * (channels // 2) * 3 * 3  # groups=2: half the channels per output
+    return stem + 2 * block + channels * 5
+
+
+@pytest.mark.parametrize("functions", [(), (Block,)])
+def test_macs_and_params_are_those_of_the_network(functions):
+    for channels, stride in ((8, 2), (16, 1)):
+        net = _net(channels, stride)
+        costs = graph_costs(parse_text(_text(net, functions)))
+        assert costs.macs == _expected_macs(channels, stride)  # a folded function counts at each call
+        assert costs.params == sum(p.numel() for p in net.parameters())
+        assert costs.activations > 0
+
+
+def test_costed_text_is_the_text_after_one_line_of_costs():
+    text = _text(_net())
+    costed = costed_text(text)
+    first, rest = costed.split("\n", 1)
+    assert rest == text and is_costed_text(costed) and costed_text(costed) == costed
+    macs = _expected_macs(8, 2)
+    assert first.startswith(f"costs: macs {_digits(macs)}, params ")
+    assert costed_text(_text(_net(channels=16))) != costed  # a wider network states more
+    with pytest.raises(ValueError, match="canonical ONNX text"):
+        costed_text(reading_text(text))
+
+
+def test_numbers_are_a_power_of_ten_then_three_digits():
+    assert _digits(52_680_912) == "e7 5 2 7"
+    assert _digits(9_996) == "e4 1 0 0"  # rounds up into the next power
+    assert _digits(100) == "e2 1 0 0"
+    assert _digits(7) == "e0 7 0 0"
+    assert _digits(0) == "e0 0 0 0"
+
+
+def test_a_costed_surrogate_reads_the_costs_line(tmp_path):
+    texts = [_text(_net(channels=c)) for c in (4, 8, 12, 16)]
+    surrogate = Surrogate.new(
+        ("width",),
+        texts,
+        tokenizer=TextTokenizerConfig(vocab_size=400, max_length=64, truncation="head"),
+        encoder=EncoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, max_length=64),
+        decoder=DecoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64),
+        text_form="costed",
+    )
+    read = surrogate.texts(texts)
+    assert all(is_costed_text(t) for t in read) and surrogate.texts(["plain text"]) == ["plain text"]
+    # The head of each text the model reads is the costs line, and the lines differ with the width.
+    heads = {tuple(surrogate.tokenizer.encode(t.split("\n", 1)[0])) for t in read}
+    assert len(heads) == len(texts)
+    surrogate.save(tmp_path / "m")
+    assert Surrogate.load(tmp_path / "m").text_form == "costed"
+    assert surrogate.with_text_form("onnx").texts(texts) == texts
