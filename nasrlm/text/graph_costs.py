@@ -57,9 +57,7 @@ def costed_text(text: str) -> str:
     if is_costed_text(text):
         return text
     if not text.lstrip().startswith("<"):
-        raise ValueError(
-            f"the costed form is made from canonical ONNX text (nasrlm.text.onnx_text); got {text[:40]!r}"
-        )
+        raise ValueError(f"the costed form is made from canonical ONNX text (nasrlm.text.onnx_text); got {text[:40]!r}")
     costs = graph_costs(parse_text(text, check=False))
     numbers = ", ".join(f"{name} {_digits(getattr(costs, name))}" for name in ("macs", "params", "activations"))
     return f"{COSTS_HEADER}{numbers}\n{text}"
