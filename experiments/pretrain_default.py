@@ -23,7 +23,7 @@ so every label is decodable alone and the encoder, not the decoder's context, mu
 
 Beyond NB201: --text-form reading trains on the compact reading form of each text
 (nasrlm.text.reading_text: whole networks in a few hundred tokens; --text-form compact the shorter
-nasrlm.text.compact_text, which holds an FBNet in ~500; --text-form costed the canonical text after a
+nasrlm.text.compact_text, which holds an FBNet in ~500; --text-form costed the canonical text and a
 line stating its MACs, parameters and activations, nasrlm.text.graph_costs, which a model reading
 windows encoded alone cannot add up itself), and --random-networks adds the rows
 of experiments/random_networks.py (random image classifiers with params, flops, node and conv counts
@@ -191,7 +191,7 @@ def write_note(folder: Path, info: dict) -> None:
     form = {
         "reading": "the reading form (`nasrlm.text.reading_text`) of the canonical ONNX text",
         "compact": "the compact form (`nasrlm.text.compact_text`) of the canonical ONNX text",
-        "costed": "canonical ONNX text after a line of its MACs, parameters and activations (`graph_costs`)",
+        "costed": "canonical ONNX text, then a line of its MACs, parameters and activations (`graph_costs`)",
     }.get(info.get("text_form", "onnx"), "canonical ONNX text")
     extra = extra_bpe = ""
     if info.get("random_networks"):
@@ -280,7 +280,7 @@ def main() -> None:
         "--text-form",
         default="onnx",
         choices=("onnx", "reading", "compact", "costed"),
-        help="what the model reads (costed: the ONNX text after a line of its MACs, parameters and activations)",
+        help="what the model reads (costed: the ONNX text, then a line of its MACs, parameters and activations)",
     )
     parser.add_argument(
         "--random-networks",
@@ -381,13 +381,13 @@ def main() -> None:
     if args.init_from is not None:
         surrogate = Surrogate.load(args.init_from)
         if surrogate.text_form == "onnx" and args.text_form == "costed":
-            # The costed form is the ONNX text after one line: the model keeps what it read and learns the line.
+            # The costed form is the ONNX text and one more line: the model keeps what it read and learns the line.
             surrogate = surrogate.with_text_form("costed")
         elif surrogate.text_form != args.text_form:
             parser.error(
                 f"--init-from {args.init_from} reads the {surrogate.text_form} text form; "
                 f"give --text-form {surrogate.text_form}"
-                + (" (or costed, which adds a line before its text)" if surrogate.text_form == "onnx" else "")
+                + (" (or costed, which adds a line after its text)" if surrogate.text_form == "onnx" else "")
             )
         refit = [name for name in args.refit_transforms.split(",") if name]
         saved = surrogate.meta.get("target_transforms") or {}

@@ -1,4 +1,4 @@
-"""Static costs of an ONNX graph, and the costed text form that states them before the text."""
+"""Static costs of an ONNX graph, and the costed text form that states them after the text."""
 
 from __future__ import annotations
 
@@ -56,13 +56,14 @@ def test_macs_and_params_are_those_of_the_network(functions):
         assert costs.activations > 0
 
 
-def test_costed_text_is_the_text_after_one_line_of_costs():
+def test_costed_text_is_the_text_then_one_line_of_costs():
     text = _text(_net())
     costed = costed_text(text)
-    first, rest = costed.split("\n", 1)
-    assert rest == text and is_costed_text(costed) and costed_text(costed) == costed
+    rest, _, last = costed.rpartition("\n")
+    assert rest == text.rstrip() and is_costed_text(costed) and costed_text(costed) == costed
+    assert not is_costed_text(text)
     macs = _expected_macs(8, 2)
-    assert first.startswith(f"costs: macs {_digits(macs)}, params ")
+    assert last.startswith(f"costs: macs {_digits(macs)}, params ")
     assert costed_text(_text(_net(channels=16))) != costed  # a wider network states more
     with pytest.raises(ValueError, match="canonical ONNX text"):
         costed_text(reading_text(text))
@@ -88,9 +89,9 @@ def test_a_costed_surrogate_reads_the_costs_line(tmp_path):
     )
     read = surrogate.texts(texts)
     assert all(is_costed_text(t) for t in read) and surrogate.texts(["plain text"]) == ["plain text"]
-    # The head of each text the model reads is the costs line, and the lines differ with the width.
-    heads = {tuple(surrogate.tokenizer.encode(t.split("\n", 1)[0])) for t in read}
-    assert len(heads) == len(texts)
+    # The tail of each text the model reads is the costs line, and the lines differ with the width.
+    tails = {tuple(surrogate.tokenizer.encode(t.rpartition("\n")[2])) for t in read}
+    assert len(tails) == len(texts)
     surrogate.save(tmp_path / "m")
     assert Surrogate.load(tmp_path / "m").text_form == "costed"
     assert surrogate.with_text_form("onnx").texts(texts) == texts

@@ -49,7 +49,7 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained" / "default"
 
 
 # What a model reads of a network's ONNX text: the text itself, its reading form (nasrlm.text.reading_text),
-# its compact form (nasrlm.text.compact_text) or the text after a line of its static costs
+# its compact form (nasrlm.text.compact_text) or the text then a line of its static costs
 # (nasrlm.text.graph_costs); any other text (source code) is read as given.
 _NETWORK_FORMS = {"reading": reading_text, "compact": compact_text, "costed": costed_text}
 TEXT_FORMS = ("onnx", *_NETWORK_FORMS)
@@ -178,7 +178,7 @@ class Surrogate:
         self.meta: dict[str, Any] = dict(meta or {})
         # What the model reads of a network: its canonical ONNX text as is ("onnx"), or a shorter form
         # of that text that holds whole networks in a few hundred tokens ("reading",
-        # nasrlm.text.reading_text; "compact", nasrlm.text.compact_text), or the text after a line that
+        # nasrlm.text.reading_text; "compact", nasrlm.text.compact_text), or the text then a line that
         # states its MACs, parameters and activations ("costed", nasrlm.text.graph_costs). Texts that are
         # not networks (source code, kernels) are read as given.
         self.text_form = text_form
