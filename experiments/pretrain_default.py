@@ -298,6 +298,12 @@ def main() -> None:
         "a fresh schedule over this run's data); --text-form must be its own (or costed for an onnx one)",
     )
     parser.add_argument(
+        "--value-tokens",
+        action="store_true",
+        help="with --init-from and --text-form costed: read each number of the costs line (10^7.72) as one token "
+        "embedded by its value (Surrogate.with_value_tokens)",
+    )
+    parser.add_argument(
         "--new-bpe",
         action="store_true",
         help="with --init-from: learn a new BPE on this run's texts (NB201 and --random-networks) and carry the "
@@ -326,6 +332,8 @@ def main() -> None:
         parser.error(f"--proxies {args.proxies}: no such file; make it with experiments/free_labels_nb201.py")
     if args.new_bpe and args.init_from is None:
         parser.error("--new-bpe carries a saved model over to a new vocabulary: give --init-from")
+    if args.value_tokens and (args.init_from is None or args.text_form != "costed"):
+        parser.error("--value-tokens carries a saved model over to value tokens: give --init-from, --text-form costed")
     unknown = [s for s in args.labels.split(",") if s not in LABEL_SETS]
     if unknown:
         parser.error(f"unknown label set(s) {unknown}; valid: {', '.join(LABEL_SETS)}")
@@ -405,6 +413,8 @@ def main() -> None:
             learned = TextTokenizer.train(tokenizer_texts, replace(surrogate.tokenizer.config, vocab_size=4096))
             surrogate = surrogate.with_tokenizer(learned)
             print(f"new BPE of {learned.vocab_size} symbols learned on {len(tokenizer_texts):,} texts")
+        if args.value_tokens:  # each number of the costs line one token, embedded by its value
+            surrogate = surrogate.with_value_tokens()
         # The architecture and the token budget are the saved model's, whatever the flags say.
         args.max_length = surrogate.tokenizer.config.max_length
         args.truncation = surrogate.tokenizer.config.truncation
@@ -470,6 +480,7 @@ def main() -> None:
         "init_from",
         "refit_transforms",
         "new_bpe",
+        "value_tokens",
         "split_shapes",
         "device",
         "lr",
@@ -503,6 +514,7 @@ def main() -> None:
         "init_from": str(args.init_from) if args.init_from else None,
         "refit_transforms": args.refit_transforms,
         "new_bpe": args.new_bpe,
+        "value_tokens": surrogate.model.config.encoder.value_tokens,
     }
     if args.init_from is not None:
         before = Surrogate.load(args.init_from).meta.get("pretraining")

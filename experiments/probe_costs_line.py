@@ -40,7 +40,8 @@ def main() -> None:
 
     def ranks(surrogate: Surrogate, inputs: list[str]) -> str:
         point = surrogate.predict(inputs, num_samples=args.samples, objectives=["flops", "params"], seed=0).point
-        return f"flops~MACs {spearman_rho(point['flops'], macs):+.3f}, params {spearman_rho(point['params'], params):+.3f}"
+        flops_rho, params_rho = spearman_rho(point["flops"], macs), spearman_rho(point["params"], params)
+        return f"flops~MACs {flops_rho:+.3f}, params {params_rho:+.3f}"
 
     print(f"{len(rows)} networks of the own family, zero-shot (Spearman)")
     for path in args.surrogate:

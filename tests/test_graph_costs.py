@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -9,7 +10,8 @@ from torch import nn
 from nasrlm.rlm.model import DecoderConfig, EncoderConfig
 from nasrlm.rlm.surrogate import Surrogate
 from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
-from nasrlm.text.graph_costs import _digits, costed_text, graph_costs, is_costed_text
+from nasrlm.rlm.training import TrainConfig
+from nasrlm.text.graph_costs import VALUE_TOKENS, costed_text, graph_costs, is_costed_text, value_token
 from nasrlm.text.onnx_text import parse_text, to_onnx_text
 from nasrlm.text.reading_text import reading_text
 
@@ -63,18 +65,18 @@ def test_costed_text_is_the_text_then_one_line_of_costs():
     assert rest == text.rstrip() and is_costed_text(costed) and costed_text(costed) == costed
     assert not is_costed_text(text)
     macs = _expected_macs(8, 2)
-    assert last.startswith(f"costs: macs {_digits(macs)}, params ")
+    assert last.startswith(f"costs: macs {value_token(macs)}, params ")
     assert costed_text(_text(_net(channels=16))) != costed  # a wider network states more
     with pytest.raises(ValueError, match="canonical ONNX text"):
         costed_text(reading_text(text))
 
 
-def test_numbers_are_a_power_of_ten_then_three_digits():
-    assert _digits(52_680_912) == "e7 5 2 7"
-    assert _digits(9_996) == "e4 1 0 0"  # rounds up into the next power
-    assert _digits(100) == "e2 1 0 0"
-    assert _digits(7) == "e0 7 0 0"
-    assert _digits(0) == "e0 0 0 0"
+def test_numbers_are_powers_of_ten_on_a_grid_of_fifty_per_decade():
+    assert value_token(52_680_912) == "10^7.72"
+    assert value_token(10**5) == "10^5.00" and value_token(1.049e5) == "10^5.02"
+    assert value_token(0) == value_token(1) == "10^0.00" == VALUE_TOKENS[0]
+    assert value_token(1e15) == VALUE_TOKENS[-1] == "10^11.98"  # the grid ends; larger values clamp
+    assert len(set(VALUE_TOKENS)) == len(VALUE_TOKENS) == 600
 
 
 def test_a_costed_surrogate_reads_the_costs_line(tmp_path):
@@ -95,3 +97,29 @@ def test_a_costed_surrogate_reads_the_costs_line(tmp_path):
     surrogate.save(tmp_path / "m")
     assert Surrogate.load(tmp_path / "m").text_form == "costed"
     assert surrogate.with_text_form("onnx").texts(texts) == texts
+
+
+def test_value_tokens_are_one_token_each_embedded_on_a_line(tmp_path):
+    texts = [_text(_net(channels=c)) for c in (4, 8, 12, 16)]
+    surrogate = Surrogate.new(
+        ("width",),
+        texts,
+        tokenizer=TextTokenizerConfig(vocab_size=400, max_length=64, truncation="tail"),
+        encoder=EncoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, max_length=64),
+        decoder=DecoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64),
+        text_form="costed",
+    ).with_value_tokens()
+    tokenizer = surrogate.tokenizer
+    line = surrogate.texts(texts[:1])[0].rpartition("\n")[2]
+    pieces = [tokenizer.decode([i]) for i in tokenizer.encode(line)]
+    assert sum(piece in VALUE_TOKENS for piece in pieces) == 3  # macs, params, activations: one token each
+    assert tokenizer.decode(tokenizer.encode(texts[0])) == texts[0]  # the rest reads as before
+    encoder = surrogate.model.encoder
+    ids = torch.tensor([[tokenizer.token_id(t) for t in ("10^2.00", "10^4.00", "10^6.00")]])
+    low, mid, high = encoder.embed_tokens(ids)[0]
+    torch.testing.assert_close(mid - low, high - mid)  # equal steps in value, equal steps in embedding
+    surrogate.fit(texts, {"width": np.array([4.0, 8, 12, 16])}, TrainConfig(epochs=1, batch_size=4))
+    surrogate.save(tmp_path / "m")
+    loaded = Surrogate.load(tmp_path / "m")
+    assert loaded.model.config.encoder.value_tokens and loaded.tokenizer.vocab_size == tokenizer.vocab_size
+    torch.testing.assert_close(loaded.model.encoder.embed_tokens(ids), encoder.embed_tokens(ids))

@@ -127,10 +127,11 @@ def test_later_objective_predicted_from_sampled_or_no_context():
         # Temperature 1 (not the recipe's wider sampling): this is about what the model learned.
         samples = surrogate.sample(test_texts, num_samples=8, objectives=["b"], joint=joint, temperature=1.0)
         assert spearmanr(np.median(samples[:, :, 0], axis=1), test_convs)[0] > 0.85, joint
-    # Marginal decoding of b alone equals b's column when both are decoded marginally.
+    # Marginal decoding of b alone equals b's column when both are decoded marginally: the same draws,
+    # though tied draws may come back in another order (dequantization spreads ties within a row).
     alone = surrogate.sample(test_texts[:5], num_samples=4, objectives=["b"], joint=False, seed=1)
     both = surrogate.sample(test_texts[:5], num_samples=4, objectives=["b", "a"], joint=False, seed=1)
-    np.testing.assert_array_equal(alone[..., 0], both[..., 0])
+    np.testing.assert_array_equal(np.sort(alone[..., 0], axis=1), np.sort(both[..., 0], axis=1))
 
 
 def test_layerwise_rates_and_decay_on_matrices_only():

@@ -48,6 +48,10 @@ class EncoderConfig:
     # whole network is read (a deep CNN's ONNX text runs to 1,000+ tokens) where full attention would
     # cost the square. None: one window, the whole row (at most ``max_length`` tokens).
     window: int | None = None
+    # builtin only: tokens the tokenizer marks with a value in [0, 1) (the buffer ``token_values``; the
+    # costed form's ``10^7.72``, nasrlm.text.graph_costs) are embedded at ``base + value * slope``, on a
+    # line through embedding space: near values start near each other, and one state holds a magnitude.
+    value_tokens: bool = False
     # t5gemma only: a local folder (or hub id, where the user has network) of pretrained weights,
     # or a T5Gemma module config (dict) for a randomly initialized encoder.
     pretrained: str | None = None
@@ -101,12 +105,26 @@ class BuiltinEncoder(TextEncoder):
         self.norm = nn.LayerNorm(config.d_model)
         self.hidden_size = config.d_model
         self.max_length = config.max_length
+        self.value_tokens = config.value_tokens
+        if config.value_tokens:
+            self.register_buffer("token_values", torch.full((vocab_size,), math.nan))  # NaN: not a value
+            self.value_base = nn.Parameter(torch.zeros(config.d_model))
+            self.value_slope = nn.Parameter(torch.randn(config.d_model) / math.sqrt(config.d_model))
+
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token embeddings; value tokens on their line (see :attr:`EncoderConfig.value_tokens`)."""
+        h = self.embed(ids)
+        if self.value_tokens:
+            values = self.token_values[ids]
+            line = self.value_base + torch.nan_to_num(values)[..., None] * self.value_slope
+            h = torch.where(torch.isnan(values)[..., None], h, line.to(h.dtype))
+        return h
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if ids.shape[1] > self.max_length:
             raise ValueError(f"input has {ids.shape[1]} tokens; this encoder takes at most {self.max_length}")
         positions = torch.arange(ids.shape[1], device=ids.device)
-        h = self.embed(ids) * math.sqrt(self.hidden_size) + self.position(positions)
+        h = self.embed_tokens(ids) * math.sqrt(self.hidden_size) + self.position(positions)
         return self.norm(self.layers(h, src_key_padding_mask=~mask))
 
 

@@ -39,7 +39,7 @@ from nasrlm.rlm.text_tokenizer import TextTokenizer, TextTokenizerConfig
 from nasrlm.rlm.training import EncodedData, TrainConfig, TrainResult, encode_states, train
 from nasrlm.text.compact_text import compact_text
 from nasrlm.text.convert import looks_like_onnx_text
-from nasrlm.text.graph_costs import costed_text
+from nasrlm.text.graph_costs import VALUE_TOKENS, costed_text
 from nasrlm.text.reading_text import reading_text
 
 __all__ = ["Prediction", "Surrogate", "SurrogateLoadError", "SurrogateSaveError", "check_save_target"]
@@ -249,6 +249,28 @@ class Surrogate:
             for token in range(specials, tokenizer.vocab_size):
                 pieces = self.tokenizer.encode(tokenizer.decode([token])) or [self.tokenizer.unk_id]
                 new[token] = rows[pieces].mean(0)
+        return type(self)(model, tokenizer, meta=self.meta, text_form=self.text_form)
+
+    def with_value_tokens(self) -> Surrogate:
+        """The same model reading each number of the costed form (``10^7.72``) as one value token.
+
+        The tokenizer gains :data:`~nasrlm.text.graph_costs.VALUE_TOKENS` and the encoder embeds them on a
+        line by their exponent (:attr:`~nasrlm.rlm.model.EncoderConfig.value_tokens`), starting from the
+        mean embedding of the old vocabulary (base) and a random direction (slope); every other weight
+        is kept. Pretrain further to use them.
+        """
+        tokenizer = self.tokenizer.with_added_tokens(VALUE_TOKENS)
+        carried = self.with_tokenizer(tokenizer) if tokenizer.vocab_size != self.tokenizer.vocab_size else self
+        encoder_config = dataclasses.replace(carried.model.config.encoder, value_tokens=True)
+        model = RegressionLM(dataclasses.replace(carried.model.config, encoder=encoder_config))
+        model.load_state_dict(carried.model.state_dict(), strict=False)
+        encoder = model.encoder
+        assert isinstance(encoder, BuiltinEncoder)
+        with torch.no_grad():
+            for step, token in enumerate(VALUE_TOKENS):
+                encoder.token_values[tokenizer.token_id(token)] = step / len(VALUE_TOKENS)
+            if not self.model.config.encoder.value_tokens:
+                encoder.value_base.copy_(self.model.encoder.embed.weight[len(TextTokenizer.SPECIAL_TOKENS) :].mean(0))
         return type(self)(model, tokenizer, meta=self.meta, text_form=self.text_form)
 
     def with_text_form(self, text_form: str) -> Surrogate:

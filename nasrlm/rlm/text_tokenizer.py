@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from nasrlm.core.cache import atomic_write_text
 
@@ -156,6 +156,20 @@ class TextTokenizer:
         if learned:
             raise ValueError(f"{', '.join(sorted(learned))} are fixed when the vocabulary is learned")
         return type(self)(self._tokenizer, replace(self.config, **changes))  # type: ignore[arg-type]
+
+    def with_added_tokens(self, tokens: Sequence[str]) -> TextTokenizer:
+        """The vocabulary plus ``tokens``, each read as one token wherever it occurs (new ids at the end).
+
+        For strings whose meaning is one unit (``10^7.72``, :data:`nasrlm.text.graph_costs.VALUE_TOKENS`)
+        that BPE would cut into arbitrary pieces. Tokens already present keep their ids.
+        """
+        copy = Tokenizer.from_str(self._tokenizer.to_str())
+        copy.add_tokens([AddedToken(t, normalized=False, special=False) for t in tokens])
+        return type(self)(copy, self.config)
+
+    def token_id(self, token: str) -> int | None:
+        """The id of ``token`` if it is one token of the vocabulary (an added one included), else None."""
+        return self._tokenizer.token_to_id(token)
 
     @property
     def vocab_size(self) -> int:

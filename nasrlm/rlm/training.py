@@ -159,7 +159,7 @@ def _encoder_depth(name: str, n_layers: int) -> int:
     match = re.search(r"(?:^|\.)layers?\.(\d+)\.", name)
     if match:
         return int(match.group(1)) + 1
-    return 0 if "embed" in name or "position" in name else n_layers + 1
+    return 0 if "embed" in name or "position" in name or name.startswith("value_") else n_layers + 1
 
 
 def _optimizer(model: RegressionLM, config: TrainConfig) -> torch.optim.Optimizer:

@@ -10,7 +10,7 @@ reader sees them, as one line after the text:
     ...
        y0 = Add (x0, t0)
     }
-    costs: macs e7 5 2 7, params e5 1 7 1, activations e5 4 1 8
+    costs: macs 10^7.72, params 10^5.23, activations 10^5.47
 
 After, not before: windows are counted from a text's end (``nasrlm.rlm.model.encode_in_windows``), so
 the line is always whole, at the same positions of the last window, and a model that reads only a
@@ -20,8 +20,11 @@ texts, at a different cut in each, and a model pretrained 31 minutes on it did n
 
 They are a function of the text (ONNX shape inference over the graph with its local functions
 inlined), so nothing is added that the network does not say; no measured or benchmark value is.
-Each number is written as its power of ten, then three significant digits one token each, so the
-model reads magnitudes from a dozen tokens it sees in every text instead of BPE pieces of numerals.
+Each number is written as a power of ten to two decimals (``10^7.72``: a 4.7 % grid). A tokenizer
+given :data:`VALUE_TOKENS` (``TextTokenizer.with_added_tokens``) reads each as one token, which the
+encoder embeds on a line through embedding space by its exponent (``EncoderConfig.value_tokens``), so
+a model reads a magnitude from one state; as BPE pieces of numerals it did not learn to
+(``experiments/results/screen_costed.txt``).
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ from onnx import inliner, shape_inference
 
 from nasrlm.text.onnx_text import parse_text
 
-__all__ = ["COSTS_HEADER", "GraphCosts", "costed_text", "graph_costs", "is_costed_text"]
+__all__ = ["COSTS_HEADER", "VALUE_TOKENS", "GraphCosts", "costed_text", "graph_costs", "is_costed_text", "value_token"]
 
 COSTS_HEADER = "costs: "  # the last line of every costed text starts here
+# 10^0.00, 10^0.02, ..., 10^11.98: every exponent the costs line can state, in steps of 0.02.
+_VALUE_STEPS_PER_DECADE = 50
+VALUE_TOKENS = tuple(f"10^{k // _VALUE_STEPS_PER_DECADE}.{k % _VALUE_STEPS_PER_DECADE * 2:02d}" for k in range(600))
 _WEIGHT_NAME = re.compile(r"w\d+$")  # canonical ONNX text passes weights as inputs w0, w1, ...
 _FLOAT_TYPES = frozenset(
     {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16, onnx.TensorProto.DOUBLE}
@@ -66,19 +72,14 @@ def costed_text(text: str) -> str:
     if not text.lstrip().startswith("<"):
         raise ValueError(f"the costed form is made from canonical ONNX text (nasrlm.text.onnx_text); got {text[:40]!r}")
     costs = graph_costs(parse_text(text, check=False))
-    numbers = ", ".join(f"{name} {_digits(getattr(costs, name))}" for name in ("macs", "params", "activations"))
+    numbers = ", ".join(f"{name} {value_token(getattr(costs, name))}" for name in ("macs", "params", "activations"))
     return f"{text.rstrip()}\n{COSTS_HEADER}{numbers}"
 
 
-def _digits(value: int) -> str:
-    """``e7 5 2 7`` for 52,680,912: the power of ten, then three significant digits (rounded)."""
-    if value <= 0:
-        return "e0 0 0 0"
-    exponent = math.floor(math.log10(value))
-    mantissa = round(value / 10 ** (exponent - 2))
-    if mantissa >= 1000:  # 9,996 rounds up to 1.00e4
-        exponent, mantissa = exponent + 1, mantissa // 10
-    return f"e{exponent} " + " ".join(str(mantissa))
+def value_token(value: float) -> str:
+    """``10^7.72`` for 52,680,912: the nearest of :data:`VALUE_TOKENS` (0 and 1 give ``10^0.00``)."""
+    step = round(math.log10(value) * _VALUE_STEPS_PER_DECADE) if value > 1 else 0
+    return VALUE_TOKENS[min(max(step, 0), len(VALUE_TOKENS) - 1)]
 
 
 def graph_costs(model: onnx.ModelProto) -> GraphCosts:
