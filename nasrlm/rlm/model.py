@@ -88,6 +88,8 @@ class RLMConfig:
 
 
 class BuiltinEncoder(TextEncoder):
+    token_values: torch.Tensor  # a buffer, with value_tokens
+
     def __init__(self, config: EncoderConfig, vocab_size: int, pad_id: int) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, config.d_model, padding_idx=pad_id)

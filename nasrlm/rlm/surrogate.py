@@ -264,13 +264,14 @@ class Surrogate:
         encoder_config = dataclasses.replace(carried.model.config.encoder, value_tokens=True)
         model = RegressionLM(dataclasses.replace(carried.model.config, encoder=encoder_config))
         model.load_state_dict(carried.model.state_dict(), strict=False)
-        encoder = model.encoder
-        assert isinstance(encoder, BuiltinEncoder)
+        encoder, old = model.encoder, self.model.encoder
+        if not isinstance(encoder, BuiltinEncoder) or not isinstance(old, BuiltinEncoder):
+            raise ValueError("only the built-in encoder reads value tokens")
         with torch.no_grad():
             for step, token in enumerate(VALUE_TOKENS):
                 encoder.token_values[tokenizer.token_id(token)] = step / len(VALUE_TOKENS)
-            if not self.model.config.encoder.value_tokens:
-                encoder.value_base.copy_(self.model.encoder.embed.weight[len(TextTokenizer.SPECIAL_TOKENS) :].mean(0))
+            if not self.model.config.encoder.value_tokens:  # the line starts among the old embeddings
+                encoder.value_base.copy_(old.embed.weight[len(TextTokenizer.SPECIAL_TOKENS) :].mean(0))
         return type(self)(model, tokenizer, meta=self.meta, text_form=self.text_form)
 
     def with_text_form(self, text_form: str) -> Surrogate:
