@@ -123,3 +123,32 @@ def test_value_tokens_are_one_token_each_embedded_on_a_line(tmp_path):
     loaded = Surrogate.load(tmp_path / "m")
     assert loaded.model.config.encoder.value_tokens and loaded.tokenizer.vocab_size == tokenizer.vocab_size
     torch.testing.assert_close(loaded.model.encoder.embed_tokens(ids), encoder.embed_tokens(ids))
+
+
+def test_the_lines_values_reach_every_encoder_state():
+    texts = [_text(_net(channels=c)) for c in (4, 8, 12, 16)]
+    plain = Surrogate.new(
+        ("width",),
+        texts,
+        tokenizer=TextTokenizerConfig(vocab_size=400, max_length=512, truncation="tail"),
+        encoder=EncoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, max_length=64, window=64),
+        decoder=DecoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64),
+        text_form="costed",
+    )
+    surrogate = plain.with_value_tokens()
+    encoder, tokenizer = surrogate.model.encoder, surrogate.tokenizer
+    ids, mask, _ = tokenizer.encode_batch(surrogate.texts(texts))
+    ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
+    values = encoder.text_values(ids_t)  # macs, params, activations of each text, in order, as exponent / 12
+    for row, text in zip(values, surrogate.texts(texts), strict=True):
+        stated = [float(word.rstrip(",")[3:]) for word in text.rpartition("\n")[2].split() if word.startswith("10^")]
+        torch.testing.assert_close(row * 12, torch.tensor(stated), atol=1e-4, rtol=0)
+    no_line = torch.from_numpy(tokenizer.encode_batch(texts)[0])
+    assert (encoder.text_values(no_line) == 0).all()  # a text that states no values reads zeros
+    # The projection starts at zero: the states are the value-token model's; then gradient reaches it.
+    states = surrogate.model.encode(ids_t, mask_t)
+    encoder.value_states = 0  # the same weights without the added values
+    torch.testing.assert_close(states, surrogate.model.encode(ids_t, mask_t))
+    encoder.value_states = 3
+    states.sum().backward()
+    assert encoder.value_proj.weight.grad is not None and encoder.value_proj.weight.grad.abs().sum() > 0

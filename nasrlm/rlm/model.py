@@ -52,6 +52,11 @@ class EncoderConfig:
     # costed form's ``10^7.72``, nasrlm.text.graph_costs) are embedded at ``base + value * slope``, on a
     # line through embedding space: near values start near each other, and one state holds a magnitude.
     value_tokens: bool = False
+    # With value tokens: the last ``value_states`` values a text states (the costed form's MACs, parameters
+    # and activations), as a vector, projected and added to every encoder state, so the decoder reads them
+    # wherever it attends. The projection starts at zero (the model computes what it did before). A model
+    # pretrained on value tokens alone left them unread (experiments/results/screen_costed.txt, c3).
+    value_states: int = 0
     # t5gemma only: a local folder (or hub id, where the user has network) of pretrained weights,
     # or a T5Gemma module config (dict) for a randomly initialized encoder.
     pretrained: str | None = None
@@ -108,10 +113,27 @@ class BuiltinEncoder(TextEncoder):
         self.hidden_size = config.d_model
         self.max_length = config.max_length
         self.value_tokens = config.value_tokens
+        self.value_states = config.value_states if config.value_tokens else 0
         if config.value_tokens:
             self.register_buffer("token_values", torch.full((vocab_size,), math.nan))  # NaN: not a value
             self.value_base = nn.Parameter(torch.zeros(config.d_model))
             self.value_slope = nn.Parameter(torch.randn(config.d_model) / math.sqrt(config.d_model))
+        if self.value_states:
+            self.value_proj = nn.Linear(self.value_states, config.d_model)
+            nn.init.zeros_(self.value_proj.weight)
+            nn.init.zeros_(self.value_proj.bias)
+
+    def text_values(self, ids: torch.Tensor) -> torch.Tensor:
+        """The last :attr:`value_states` values of each row's value tokens, in text order: ``[B, k]``.
+
+        A row with fewer value tokens has zeros in front (a text without a costs line: all zeros).
+        """
+        values = self.token_values[ids]
+        present = ~torch.isnan(values)
+        from_end = present.flip(1).cumsum(1).flip(1)  # value tokens at or after each position
+        k = self.value_states
+        picked = [torch.where(present & (from_end == k - slot), values, 0.0).sum(1) for slot in range(k)]
+        return torch.stack(picked, 1)
 
     def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
         """Token embeddings; value tokens on their line (see :attr:`EncoderConfig.value_tokens`)."""
@@ -330,8 +352,13 @@ class RegressionLM(nn.Module):
         """Encoder states projected to the decoder width: [B, L, D]."""
         window = self.config.encoder.window
         if window is None or ids.shape[1] <= window:
-            return self.bridge(self.encoder(ids, mask))
-        return self.bridge(encode_in_windows(self.encoder, ids, mask, window))
+            states = self.encoder(ids, mask)
+        else:
+            states = encode_in_windows(self.encoder, ids, mask, window)
+        encoder = self.encoder
+        if isinstance(encoder, BuiltinEncoder) and encoder.value_states:
+            states = states + encoder.value_proj(encoder.text_values(ids).to(states.dtype))[:, None, :]
+        return self.bridge(states)
 
     def memory(self, states: torch.Tensor, mask: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
         """Per layer: cross-attention keys, values and the additive padding bias, computed once."""

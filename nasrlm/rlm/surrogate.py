@@ -256,12 +256,13 @@ class Surrogate:
 
         The tokenizer gains :data:`~nasrlm.text.graph_costs.VALUE_TOKENS` and the encoder embeds them on a
         line by their exponent (:attr:`~nasrlm.rlm.model.EncoderConfig.value_tokens`), starting from the
-        mean embedding of the old vocabulary (base) and a random direction (slope); every other weight
-        is kept. Pretrain further to use them.
+        mean embedding of the old vocabulary (base) and a random direction (slope); the line's three
+        values are also added to every encoder state (``value_states``, from zero). Every other weight
+        is kept; a model that already reads value tokens gains the states. Pretrain further to use them.
         """
         tokenizer = self.tokenizer.with_added_tokens(VALUE_TOKENS)
         carried = self.with_tokenizer(tokenizer) if tokenizer.vocab_size != self.tokenizer.vocab_size else self
-        encoder_config = dataclasses.replace(carried.model.config.encoder, value_tokens=True)
+        encoder_config = dataclasses.replace(carried.model.config.encoder, value_tokens=True, value_states=3)
         model = RegressionLM(dataclasses.replace(carried.model.config, encoder=encoder_config))
         model.load_state_dict(carried.model.state_dict(), strict=False)
         encoder, old = model.encoder, self.model.encoder
