@@ -15,8 +15,8 @@ reader sees them, as one line after the text:
 After, not before: windows are counted from a text's end (``nasrlm.rlm.model.encode_in_windows``), so
 the line is always whole, at the same positions of the last window, and a model that reads only a
 text's tail reads it too. Before the text it fell across two windows in a third of a CNN family's
-texts, at a different cut in each, and a model pretrained 31 minutes on it did not use it
-(predictions unchanged with every text given one network's line).
+texts, at a different cut in each, and a model pretrained 31 minutes on it did not learn to use it
+(its predictions barely changed when every text was given one network's line).
 
 They are a function of the text (ONNX shape inference over the graph with its local functions
 inlined), so nothing is added that the network does not say; no measured or benchmark value is.
