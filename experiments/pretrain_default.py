@@ -274,6 +274,12 @@ def main() -> None:
         help="peak learning rate; a stage continuing a converged model on the same data wants less (a fresh "
         "warm-up to 1e-3 stopped early, experiments/results/screen_gpu.txt, run A)",
     )
+    parser.add_argument(
+        "--value-lr-scale",
+        type=float,
+        default=None,
+        help="the value-state projection's learning rate as a multiple of --lr (default 1; see TrainConfig)",
+    )
     parser.add_argument("--work", type=Path, default=Path("runs/pretrain"))
     parser.add_argument("--out", type=Path, default=None, help="default: WORK/model")
     parser.add_argument(
@@ -446,6 +452,7 @@ def main() -> None:
         epochs=args.epochs,
         batch_size=32,
         lr=args.lr,
+        value_lr_scale=args.value_lr_scale or 1.0,
         patience=3,
         val_fraction=0.05,
         objective_dropout=args.objective_dropout,
@@ -484,6 +491,7 @@ def main() -> None:
         "split_shapes",
         "device",
         "lr",
+        "value_lr_scale",
     )
     shown = [
         f"--{k.replace('_', '-')}" + ("" if v is True else f" {','.join(map(str, v)) if isinstance(v, list) else v}")

@@ -152,3 +152,32 @@ def test_the_lines_values_reach_every_encoder_state():
     encoder.value_states = 3
     states.sum().backward()
     assert encoder.value_proj.weight.grad is not None and encoder.value_proj.weight.grad.abs().sum() > 0
+
+
+def test_a_frozen_encoder_still_trains_its_value_projection():
+    # The cached text states stay valid: predictions from a state cache filled before the fit equal
+    # fresh ones after it, though the projection changed.
+    texts = [_text(_net(channels=c)) for c in (4, 8, 12, 16, 20, 24)]
+    surrogate = Surrogate.new(
+        ("width",),
+        texts,
+        tokenizer=TextTokenizerConfig(vocab_size=400, max_length=512, truncation="tail"),
+        encoder=EncoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, max_length=64, window=64),
+        decoder=DecoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64),
+        text_form="costed",
+    ).with_value_tokens()
+    model = surrogate.model
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    cache: dict[str, torch.Tensor] = {}
+    surrogate.sample(texts, num_samples=2, state_cache=cache)
+    config = TrainConfig(epochs=3, batch_size=3, freeze_encoder=True, value_lr_scale=10.0, progress=False)
+    surrogate.fit(texts, {"width": np.array([4.0, 8, 12, 16, 20, 24])}, config, state_cache=cache)
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert {"encoder.value_proj.weight", "encoder.value_proj.bias"} <= moved
+    assert not {n for n in moved if n.startswith(("encoder.", "bridge.")) and "value_proj" not in n}
+    ids, mask, _ = surrogate.tokenizer.encode_batch(surrogate.texts(texts))
+    ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
+    torch.testing.assert_close(model.with_values(model.text_states(ids_t, mask_t), ids_t), model.encode(ids_t, mask_t))
+    cached = surrogate.sample(texts, num_samples=4, seed=3, state_cache=cache, precision="float32")
+    fresh = surrogate.sample(texts, num_samples=4, seed=3, precision="float32")
+    np.testing.assert_allclose(cached, fresh)

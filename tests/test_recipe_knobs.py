@@ -273,3 +273,19 @@ def test_auto_transform_keeps_every_nb201_metric_off_the_quantile_map():
     for name in space.metrics:
         values = np.asarray(space.values(name), dtype=float)
         assert TargetTransform.fit(values[np.isfinite(values)], "auto").kind != "quantile", name
+
+
+def test_value_projection_learns_at_its_own_rate():
+    import dataclasses
+
+    texts, _ = _texts(10, seed=0)
+    surrogate = _surrogate(texts, ("y",))
+    encoder = dataclasses.replace(surrogate.model.config.encoder, value_tokens=True, value_states=3)
+    model = type(surrogate.model)(dataclasses.replace(surrogate.model.config, encoder=encoder))
+    config = TrainConfig(lr=1e-3, encoder_lr_scale=0.5, layer_lr_decay=0.5, value_lr_scale=30.0)
+    rate_of = {id(p): g["lr"] for g in _optimizer(model, config).param_groups for p in g["params"]}
+    # Neither the encoder's scale nor its layer decay: the projection starts at zero and must grow.
+    assert rate_of[id(model.encoder.value_proj.weight)] == pytest.approx(3e-2)
+    assert rate_of[id(model.encoder.value_base)] == pytest.approx(6.25e-5)  # value-token embeddings: as embeddings
+    with pytest.raises(ValueError, match="value_lr_scale"):
+        TrainConfig(value_lr_scale=0.0)

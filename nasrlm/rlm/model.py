@@ -355,16 +355,34 @@ class RegressionLM(nn.Module):
 
     # --- encoder side ----------------------------------------------------------------------------
     def encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Encoder states projected to the decoder width: [B, L, D]."""
+        """Encoder states projected to the decoder width: [B, L, D] (text states plus value offset)."""
+        return self.with_values(self.text_states(ids, mask), ids)
+
+    def text_states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What the encoder's transformer makes of the tokens, at the decoder width: [B, L, D].
+
+        Without the value states (:meth:`with_values` adds them): a frozen encoder's text states
+        are computed once and cached, while the value projection, a few hundred weights, still
+        trains (nasrlm.rlm.training) and is added afresh to every use of the cache.
+        """
         window = self.config.encoder.window
         if window is None or ids.shape[1] <= window:
             states = self.encoder(ids, mask)
         else:
             states = encode_in_windows(self.encoder, ids, mask, window)
-        encoder = self.encoder
-        if isinstance(encoder, BuiltinEncoder) and encoder.value_states:
-            states = states + encoder.value_proj(encoder.text_values(ids).to(states.dtype))[:, None, :]
         return self.bridge(states)
+
+    def with_values(self, states: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """``states`` (:meth:`text_states` of ``ids``) plus each row's projected costs-line values.
+
+        The values are added to every encoder state before the bridge, which is linear, so the
+        bridged offset is the bridge's matrix times the projection: ``bridge(s + v) = bridge(s) + Wv``.
+        """
+        encoder = self.encoder
+        if not (isinstance(encoder, BuiltinEncoder) and encoder.value_states):
+            return states
+        values = encoder.value_proj(encoder.text_values(ids).to(states.dtype))
+        return states + (values @ self.bridge.weight.T.to(states.dtype))[:, None, :]
 
     def memory(self, states: torch.Tensor, mask: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
         """Per layer: cross-attention keys, values and the additive padding bias, computed once."""

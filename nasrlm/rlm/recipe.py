@@ -36,6 +36,7 @@ class FineTuneRecipe:
     encoder_lr_scale: float = 1.0
     layer_lr_decay: float = 1.0
     decoder_lr_scale: float = 1.0
+    value_lr_scale: float = 1.0
     weight_decay: float = 0.01
     anchor_decay: float = 0.0  # L2-SP: pull toward the pretrained weights
     # The decoder fitted 156 rows at train Spearman .98 and ranked unseen archs at .74. ablate_rlm,

@@ -596,6 +596,7 @@ class Surrogate:
                     states = self._cached_states(
                         texts[i : i + batch_size], ids[i : i + batch_size], chunk_mask, state_cache
                     )
+                states = self.model.with_values(states, ids[i : i + batch_size, :width])
                 sequences = [decode_names] if joint else [[name] for name in decode_names]
                 tokens = torch.cat(
                     [
