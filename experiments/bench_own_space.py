@@ -289,26 +289,14 @@ def token_stats(name: str, texts: list[str]) -> float:
     return float(share.mean())
 
 
-def recipe_with(overrides: list[str]) -> object:
+def recipe_with(overrides: list[str]) -> Any:
     """The shipped fine-tuning recipe with ``KEY=VALUE`` changes (``freeze_encoder=false``, ``epochs=60``)."""
-    import dataclasses
-
     from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
-    fields = {f.name: f for f in dataclasses.fields(DEFAULT_RECIPE)}
-    changes: dict[str, object] = {}
-    for item in overrides:
-        key, _, text = item.partition("=")
-        if key not in fields or not text:
-            raise SystemExit(f"--recipe {item!r}: give KEY=VALUE with KEY one of {', '.join(fields)}")
-        current = getattr(DEFAULT_RECIPE, key)
-        if isinstance(current, bool):
-            changes[key] = text.lower() in ("1", "true", "yes")
-        elif isinstance(current, (int, float)) and not isinstance(current, bool):
-            changes[key] = type(current)(float(text)) if isinstance(current, int) else float(text)
-        else:
-            changes[key] = None if text == "none" else text
-    return dataclasses.replace(DEFAULT_RECIPE, **changes)
+    try:
+        return DEFAULT_RECIPE.with_settings(overrides)
+    except ValueError as error:
+        raise SystemExit(f"--recipe: {error}") from None
 
 
 def run_seed(
@@ -336,6 +324,8 @@ def run_seed(
         [texts[i] for i in train],
         {k: truth[k][train] / units[k] for k in OBJECTIVES},
         recipe.train_config(seed=seed),
+        target_transform=recipe.target_transform,
+        init_like=recipe.init_like,
     )
     fit_s = time.perf_counter() - started
     started = time.perf_counter()

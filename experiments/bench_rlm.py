@@ -57,7 +57,7 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         for name in ("epochs", "batch_size", "lr", "patience", "freeze_encoder", "encoder_lr_scale")
         if getattr(args, name) is not None
     }
-    config = DEFAULT_RECIPE.train_config(seed=seed, **overrides)
+    config = DEFAULT_RECIPE.with_settings(args.recipe).train_config(seed=seed, **overrides)
     started = time.perf_counter()
     result = surrogate.fit(space.to_texts(train_idx.tolist()), targets, config, target_transform=args.target_transform)
     fit_seconds = time.perf_counter() - started
@@ -116,11 +116,21 @@ def main() -> None:
     parser.add_argument("--encoder-lr-scale", type=float)
     parser.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--target-transform", default=None, help="for new objectives (default: the recipe's)")
+    parser.add_argument(
+        "--recipe",
+        action="append",
+        default=[],
+        help="KEY=VALUE: any other change to the shipped fine-tuning recipe (repeatable), e.g. value_lr_scale=1",
+    )
     parser.add_argument("--context", default="", help="free labels decoded before the objectives, e.g. flops,params")
     parser.add_argument("--surrogate", help="start from this saved surrogate instead of the shipped default")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_rlm.jsonl"))
     args = parser.parse_args()
+    try:
+        DEFAULT_RECIPE.with_settings(args.recipe)
+    except ValueError as error:
+        parser.error(str(error))
     if args.threads:
         import torch
 

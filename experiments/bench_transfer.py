@@ -5,7 +5,7 @@ trained on the target archs only?
 Usage: python experiments/bench_transfer.py [--targets nb201:acc,nb101:acc,...] [--shots 16,100]
            [--seeds 0,1,2] [--predictors rlm_none,rlm_cross,gin,gcn] [--source-archs 1000]
            [--test-size 1000] [--samples 16] [--work runs/transfer] [--out runs/transfer/results.jsonl]
-           [--surrogate DIR] [--threads 2]
+           [--surrogate DIR] [--threads 2] [--recipe KEY=VALUE ...]
 
 Protocol (after the RLM paper's few-shot study, arXiv 2509.26476): for each target (space, metric),
 shot count N and seed s, N archs with a value of the metric are drawn at random (seed s) from the
@@ -117,7 +117,14 @@ def cross_model(args: argparse.Namespace, target_space: str, metric: str) -> tup
         print(f"  source {name}:{column}: {len(chosen)} archs", flush=True)
     surrogate = Surrogate.pretrained() if args.surrogate is None else Surrogate.load(args.surrogate)
     started = time.perf_counter()
-    surrogate.fit(texts, {metric: np.array(values)}, DEFAULT_RECIPE.train_config(seed=0, progress=False))
+    recipe = DEFAULT_RECIPE.with_settings(args.recipe)
+    surrogate.fit(
+        texts,
+        {metric: np.array(values)},
+        recipe.train_config(seed=0, progress=False),
+        target_transform=recipe.target_transform,
+        init_like=recipe.init_like,
+    )
     print(f"  cross model for {target_space}:{metric} in {time.perf_counter() - started:.0f} s", flush=True)
     surrogate.save(folder)
     return folder, learned
@@ -135,8 +142,15 @@ def run_rlm(
         surrogate = Surrogate.load(start)
     values = np.asarray(space.values(metric), dtype=np.float64)
     started = time.perf_counter()
-    config = DEFAULT_RECIPE.train_config(seed=seed, progress=False)
-    surrogate.fit(space.to_texts(train.tolist()), {metric: values[train]}, config)
+    recipe = DEFAULT_RECIPE.with_settings(args.recipe)
+    config = recipe.train_config(seed=seed, progress=False)
+    surrogate.fit(
+        space.to_texts(train.tolist()),
+        {metric: values[train]},
+        config,
+        target_transform=recipe.target_transform,
+        init_like=recipe.init_like,
+    )
     fit_s = time.perf_counter() - started
     prediction = surrogate.predict(
         space.to_texts(test.tolist()), num_samples=args.samples, objectives=[metric], seed=seed, progress=False
@@ -183,7 +197,19 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/transfer"))
     parser.add_argument("--out", type=Path, default=None, help="default: WORK/results.jsonl")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--recipe",
+        action="append",
+        default=[],
+        help="KEY=VALUE: a change to the shipped fine-tuning recipe for the RLM fits (repeatable), e.g. init_like=true",
+    )
     args = parser.parse_args()
+    from nasrlm.rlm.recipe import DEFAULT_RECIPE
+
+    try:
+        DEFAULT_RECIPE.with_settings(args.recipe)
+    except ValueError as error:
+        parser.error(str(error))
     import torch
 
     from search_spaces import UnknownMetricError, UnknownSpaceError, get_space

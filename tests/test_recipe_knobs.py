@@ -289,3 +289,14 @@ def test_value_projection_learns_at_its_own_rate():
     assert rate_of[id(model.encoder.value_base)] == pytest.approx(6.25e-5)  # value-token embeddings: as embeddings
     with pytest.raises(ValueError, match="value_lr_scale"):
         TrainConfig(value_lr_scale=0.0)
+
+
+def test_recipe_settings_from_the_command_line():
+    from nasrlm.rlm.recipe import DEFAULT_RECIPE
+
+    changed = DEFAULT_RECIPE.with_settings(["init_like=true", "epochs=60", "dropout=none", "value_lr_scale=30"])
+    assert (changed.init_like, changed.epochs, changed.dropout, changed.value_lr_scale) == (True, 60, None, 30.0)
+    assert changed.lr == DEFAULT_RECIPE.lr and DEFAULT_RECIPE.epochs == 30  # the shipped one unchanged
+    for bad, says in (("epoch=3", "KEY one of"), ("epochs=a", "like 30"), ("init_like=maybe", "like False")):
+        with pytest.raises(ValueError, match=says):
+            DEFAULT_RECIPE.with_settings([bad])

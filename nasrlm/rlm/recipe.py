@@ -36,7 +36,12 @@ class FineTuneRecipe:
     encoder_lr_scale: float = 1.0
     layer_lr_decay: float = 1.0
     decoder_lr_scale: float = 1.0
-    value_lr_scale: float = 1.0
+    # The costs line's value projection (models with value states; others ignore it) trains with the
+    # encoder frozen, at 100 x lr. Chosen on a validation family (experiments/bench_own_space.py
+    # --family-seed 1, c6, 40 networks, 3 seeds; params / latency Spearman): 1 .832 / .644 (whole
+    # model), 30 .891 / .878, 100 .914 / .892, 300 .912 / .757 (latency unstable: .63-.84 by seed).
+    # experiments/results/screen_value_rate.txt.
+    value_lr_scale: float = 100.0
     weight_decay: float = 0.01
     anchor_decay: float = 0.0  # L2-SP: pull toward the pretrained weights
     # The decoder fitted 156 rows at train Spearman .98 and ranked unseen archs at .74. ablate_rlm,
@@ -61,6 +66,33 @@ class FineTuneRecipe:
     # 72.2 archs/s at 781 archs on this 2-core EPYC, ranks unchanged (acc tau .684 vs .685;
     # experiments/bench_rlm.py --precision auto vs float32).
     precision: str = "auto"
+
+    def with_settings(self, items: list[str]) -> FineTuneRecipe:
+        """This recipe with ``KEY=VALUE`` changes, as a benchmark's command line gives them
+        (``freeze_encoder=false``, ``epochs=60``, ``dropout=none``); a bad item is a ValueError."""
+        fields = {f.name for f in dataclasses.fields(self)}
+        changes: dict[str, Any] = {}
+        for item in items:
+            key, _, text = item.partition("=")
+            if key not in fields or not text:
+                raise ValueError(f"recipe setting {item!r}: give KEY=VALUE with KEY one of {', '.join(sorted(fields))}")
+            current = getattr(self, key)
+            try:
+                if isinstance(current, bool):
+                    if text.lower() not in ("true", "false", "1", "0"):
+                        raise ValueError
+                    changes[key] = text.lower() in ("true", "1")
+                elif isinstance(current, int):
+                    changes[key] = int(text)
+                elif key == "dropout" and text == "none":  # the model's own dropout
+                    changes[key] = None
+                elif isinstance(current, float) or key == "dropout":
+                    changes[key] = float(text)
+                else:
+                    changes[key] = text
+            except ValueError:
+                raise ValueError(f"recipe setting {item!r}: {key} takes a value like {current!r}") from None
+        return dataclasses.replace(self, **changes)
 
     def train_config(
         self,
