@@ -498,7 +498,8 @@ class Surrogate:
         input alone (marginals: no error carried from one objective into the next; best for models
         trained with objective dropout). ``temperature`` (default: the recipe's) scales the sampling:
         0 takes the most likely token. ``state_cache`` (text -> encoder states) skips the encoder
-        for texts seen before; it is only valid while the encoder's weights do not change.
+        for texts seen before; it is only valid while the encoder's weights do not change (its value
+        projection may: it holds text states, and the values are added at every use).
 
         ``given`` (objective -> one value per input): known values of some objectives (measured, or
         computed like a zero-cost proxy), written into the decoded sequence instead of sampled, so
