@@ -57,9 +57,16 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         for name in ("epochs", "batch_size", "lr", "patience", "freeze_encoder", "encoder_lr_scale")
         if getattr(args, name) is not None
     }
-    config = DEFAULT_RECIPE.with_settings(args.recipe).train_config(seed=seed, **overrides)
+    recipe = DEFAULT_RECIPE.with_settings(args.recipe)
+    config = recipe.train_config(seed=seed, **overrides)
     started = time.perf_counter()
-    result = surrogate.fit(space.to_texts(train_idx.tolist()), targets, config, target_transform=args.target_transform)
+    result = surrogate.fit(
+        space.to_texts(train_idx.tolist()),
+        targets,
+        config,
+        target_transform=args.target_transform or recipe.target_transform,
+        init_like=recipe.init_like,
+    )
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     prediction = surrogate.predict(
