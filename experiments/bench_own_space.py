@@ -326,6 +326,7 @@ def run_seed(
         recipe.train_config(seed=seed),
         target_transform=recipe.target_transform,
         init_like=recipe.init_like,
+        line_prior_min_r2=recipe.line_prior_min_r2,
     )
     fit_s = time.perf_counter() - started
     started = time.perf_counter()

@@ -66,6 +66,7 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         config,
         target_transform=args.target_transform or recipe.target_transform,
         init_like=recipe.init_like,
+        line_prior_min_r2=recipe.line_prior_min_r2,
     )
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()

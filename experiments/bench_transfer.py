@@ -124,6 +124,7 @@ def cross_model(args: argparse.Namespace, target_space: str, metric: str) -> tup
         recipe.train_config(seed=0, progress=False),
         target_transform=recipe.target_transform,
         init_like=recipe.init_like,
+        line_prior_min_r2=recipe.line_prior_min_r2,
     )
     print(f"  cross model for {target_space}:{metric} in {time.perf_counter() - started:.0f} s", flush=True)
     surrogate.save(folder)
@@ -150,6 +151,7 @@ def run_rlm(
         config,
         target_transform=recipe.target_transform,
         init_like=recipe.init_like,
+        line_prior_min_r2=recipe.line_prior_min_r2,
     )
     fit_s = time.perf_counter() - started
     prediction = surrogate.predict(

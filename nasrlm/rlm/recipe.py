@@ -55,6 +55,10 @@ class FineTuneRecipe:
     objective_dropout: float = 0.0
     target_transform: str = "auto"  # for objectives new to the model (nasrlm.rlm.targets)
     init_like: bool = False  # a new objective starts as the known objective that ranks its targets best
+    # An objective of a model that reads the costs line gets a prior mean, a line on the line's values,
+    # where that line's leave-one-out R^2 on the rows reaches this, and the decoder learns the residual
+    # (nasrlm.rlm.line_prior); inf: never.
+    line_prior_min_r2: float = math.inf
     num_samples: int = 32  # per prediction
     # Sampling temperature of predictions: trained to a fixed length on every row, the model is
     # over-confident at 1.0. The v5 default fits its rows more closely than v3 did (train Spearman

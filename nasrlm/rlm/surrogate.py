@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ import torch
 
 from nasrlm.core.errors import NasrlmError
 from nasrlm.core.version import __version__
+from nasrlm.rlm.line_prior import LinePrior
 from nasrlm.rlm.model import BuiltinEncoder, DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from nasrlm.rlm.number_tokenizer import NumberTokenizerConfig
 from nasrlm.rlm.number_tokenizer import dequantize as dequantize_samples
@@ -344,13 +346,19 @@ class Surrogate:
         target_transform: str | None = None,
         allow_missing: bool = False,
         init_like: bool | None = None,
+        line_prior_min_r2: float | None = None,
         state_cache: MutableMapping[str, torch.Tensor] | None = None,
     ) -> TrainResult:
         """Train on ``inputs`` with ``targets`` (objective name -> values).
 
-        ``config``, ``target_transform`` and ``init_like`` default to the shipped recipe
+        ``config``, ``target_transform``, ``init_like`` and ``line_prior_min_r2`` default to the shipped recipe
         (:mod:`nasrlm.rlm.recipe`). ``init_like``: a new objective starts as a copy of the known objective
         whose predictions on these inputs rank them most like its targets (see ``_most_alike``).
+        ``line_prior_min_r2``: each objective trained here that has no prior yet, of a model that
+        reads the costs line (value states), gets a prior mean, a ridge line on the line's values
+        fitted on these rows, where that line's leave-one-out R^2 reaches this; the decoder then
+        learns the residual (:mod:`nasrlm.rlm.line_prior`). The prior is kept with the model, like
+        the transform; ``math.inf``: none.
 
         Objectives the model does not decode yet are added (a new device, say); rows train only the
         objectives given. A new objective gets a ``target_transform`` (see :mod:`nasrlm.rlm.targets`:
@@ -369,11 +377,16 @@ class Surrogate:
         config = config or DEFAULT_RECIPE.train_config(progress=True)
         target_transform = target_transform or DEFAULT_RECIPE.target_transform
         init_like = DEFAULT_RECIPE.init_like if init_like is None else init_like
+        if line_prior_min_r2 is None:
+            line_prior_min_r2 = DEFAULT_RECIPE.line_prior_min_r2
         texts = self.texts(inputs)
         columns = self._targets(targets, len(texts))
-        # An objective's transform is fitted when it is first trained and kept from then on. Models
-        # saved before transforms existed (trained, with none recorded) read their old objectives raw.
+        ids, mask, truncated = self._encode_inputs(texts)
+        features = self._line_values(ids)
+        # An objective's transform (and prior) is fitted when it is first trained and kept from then on.
+        # Models saved before transforms existed (trained, with none recorded) read their old objectives raw.
         recorded = dict(self.meta.get("target_transforms") or {})
+        priors = dict(self.meta.get("line_priors") or {})
         legacy = "target_transforms" not in self.meta and "trained_on" in self.meta
         before = set(self.objectives)
         for name, values in columns.items():
@@ -382,10 +395,21 @@ class Surrogate:
                 like = self._most_alike(texts, values, known) if init_like and known else None
                 self.model = self.model.add_objective(name, like=like)
                 self.meta.setdefault("initialized_like", {})[name] = like
+            finite = np.isfinite(values)
             if name not in recorded and not (legacy and name in before):
-                recorded[name] = TargetTransform.fit(values[np.isfinite(values)], target_transform).to_dict()
+                recorded[name] = TargetTransform.fit(values[finite], target_transform).to_dict()
+            # A known objective (one the pretrained model decodes) gets its prior at its first fine-tune:
+            # from then on its decoder writes the residual, starting from what it wrote before.
+            wanted = math.isfinite(line_prior_min_r2) and name not in priors
+            if wanted and features is not None and features[finite].any():
+                transform = TargetTransform.from_dict(recorded[name]) if name in recorded else TargetTransform()
+                prior = LinePrior.fit(transform.forward(values[finite]), features[finite])
+                if prior.loo_r2 >= line_prior_min_r2:
+                    priors[name] = prior.to_dict()
         self.meta["target_transforms"] = recorded
-        transforms = self.target_transforms
+        if priors:
+            self.meta["line_priors"] = priors
+        transforms, line_priors = self.target_transforms, self.line_priors
         numbers = self.model.numbers
         k, t = len(self.objectives), numbers.tokens_per_number
         tokens = np.zeros((len(texts), k, t), dtype=np.int64)
@@ -399,6 +423,9 @@ class Surrogate:
             else:  # NaN/inf are refused by the tokenizer, naming their rows
                 present[:, j] = True
             encoded = np.where(finite, transforms[name].forward(np.where(finite, values, 1.0)), values)
+            if name in line_priors:
+                assert features is not None  # a prior is only fitted for a model with value states
+                encoded = line_priors[name].forward(encoded, features)
             tokens[:, j] = numbers.encode_batch(np.where(present[:, j], encoded, 0.0), name=name)
         fingerprint = _fingerprint(texts, np.stack([columns[name] for name in columns], axis=1))
         measured = np.asarray(present.any(axis=1), dtype=bool)
@@ -407,7 +434,7 @@ class Surrogate:
             tokens, present = tokens[measured], present[measured]
             if not texts:
                 raise ValueError("every target value is missing (NaN): nothing to train on")
-        ids, mask, truncated = self._encode_inputs(texts)
+            ids, mask = ids[torch.from_numpy(measured)], mask[torch.from_numpy(measured)]
         data = EncodedData(ids, mask, torch.from_numpy(tokens), torch.from_numpy(present))
         if config.progress:
             from tqdm.auto import tqdm
@@ -472,6 +499,19 @@ class Surrogate:
             name: TargetTransform.from_dict(saved[name]) if name in saved else TargetTransform()
             for name in self.objectives
         }
+
+    @property
+    def line_priors(self) -> dict[str, LinePrior]:
+        """The objectives whose decoder writes a residual over a prior mean from the costs line."""
+        saved = self.meta.get("line_priors") or {}
+        return {name: LinePrior.from_dict(saved[name]) for name in self.objectives if name in saved}
+
+    def _line_values(self, ids: torch.Tensor) -> np.ndarray | None:
+        """Each row's costs-line values (decades, [N, k]), or None where the model reads none."""
+        encoder = self.model.encoder
+        if not (isinstance(encoder, BuiltinEncoder) and encoder.value_states):
+            return None
+        return encoder.text_values(ids).detach().double().numpy()
 
     # --- prediction ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -561,7 +601,7 @@ class Surrogate:
         decode_names = self.objectives_to_decode(names) if joint else names
         self.model.objective_index(decode_names)  # unknown names: a clear error
         all_texts = self.texts(inputs)
-        given_tokens = self._given_tokens(given, decode_names, len(all_texts), joint)
+        given_tokens = self._given_tokens(given, decode_names, all_texts, joint)
         # Each distinct text (with its given values) is sampled once: identical networks (NB201:
         # 15,625 cells are 13,306 networks, as isomorphic cells coincide) get identical
         # predictions, and time is saved.
@@ -576,6 +616,7 @@ class Surrogate:
         # batch. A stable sort, so texts cut to one length keep their order (and their samples).
         order = torch.argsort(mask.sum(1), stable=True)
         ids, mask = ids[order], mask[order]
+        features = self._line_values(ids)
         distinct = [distinct[j] for j in order.tolist()]
         position = {row: k for k, row in enumerate(distinct)}
         inverse = np.array([position[row] for row in rows], dtype=np.int64)
@@ -628,13 +669,16 @@ class Surrogate:
                         spread_values = np.where(known[:, None, :], values, spread_values)
                     spread_chunks.append(spread_values)
         columns = [decode_names.index(n) for n in names]
-        transforms = self.target_transforms
+        transforms, line_priors = self.target_transforms, self.line_priors
 
         def objective_units(chunks: list[np.ndarray]) -> np.ndarray:
             if not chunks:
                 return np.zeros((0, num_samples, len(names)))
             samples = np.concatenate(chunks)[inverse][:, :, columns]
             for k, name in enumerate(names):
+                if name in line_priors:
+                    assert features is not None  # a prior is only fitted for a model with value states
+                    samples[:, :, k] = line_priors[name].inverse(samples[:, :, k], features[inverse])
                 samples[:, :, k] = transforms[name].inverse(samples[:, :, k])
             return samples
 
@@ -642,11 +686,12 @@ class Surrogate:
         return decoded, objective_units(spread_chunks) if dequantize else decoded
 
     def _given_tokens(
-        self, given: Mapping[str, Any] | None, decode_names: Sequence[str], n: int, joint: bool
+        self, given: Mapping[str, Any] | None, decode_names: Sequence[str], texts: Sequence[str], joint: bool
     ) -> np.ndarray | None:
-        """Token ids [n, len(decode_names), T] of the given values (-1 where to sample), or None."""
+        """Token ids [n, len(decode_names), T] of the given values for ``texts`` (-1 where to sample), or None."""
         if not given:
             return None
+        n = len(texts)
         if not joint:
             raise ValueError("given values condition joint decoding; pass joint=True")
         missing = [name for name in given if name not in decode_names]
@@ -656,15 +701,19 @@ class Surrogate:
                 f"decoded: {', '.join(decode_names)}"
             )
         tokens = np.full((n, len(decode_names), self.model.numbers.tokens_per_number), -1, dtype=np.int64)
-        transforms = self.target_transforms
+        transforms, line_priors = self.target_transforms, self.line_priors
+        features = self._line_values(self._encode_inputs(texts)[0]) if set(given) & set(line_priors) else None
         for name, values in given.items():
             values = np.asarray(values, dtype=np.float64).reshape(-1)
             if len(values) != n:
                 raise ValueError(f"given {name!r} has {len(values)} values for {n} inputs")
             known = ~np.isnan(values)
             if known.any():
-                encoded = self.model.numbers.encode_batch(transforms[name].forward(values[known]), name=name)
-                tokens[known, decode_names.index(name)] = encoded
+                written = transforms[name].forward(values[known])
+                if name in line_priors:
+                    assert features is not None
+                    written = line_priors[name].forward(written, features[known])
+                tokens[known, decode_names.index(name)] = self.model.numbers.encode_batch(written, name=name)
         return tokens
 
     def objectives_to_decode(self, names: Sequence[str]) -> list[str]:

@@ -1,0 +1,115 @@
+"""The costs line's prior mean: a ridge line on the line's values, the decoder writing the residual."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+from torch import nn
+
+from nasrlm.rlm.line_prior import LinePrior
+from nasrlm.rlm.model import DecoderConfig, EncoderConfig
+from nasrlm.rlm.surrogate import Surrogate
+from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
+from nasrlm.rlm.training import TrainConfig
+from nasrlm.text.onnx_text import to_onnx_text
+
+
+def test_the_line_is_fitted_and_the_residual_round_trips():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 3))
+    features[:, 2] = 1.5  # a value every row states alike carries nothing
+    encoded = 2.0 + 1.5 * features[:, 0] - 0.5 * features[:, 1] + rng.normal(scale=0.01, size=40)
+    prior = LinePrior.fit(encoded, features, ridge=1e-6)
+    np.testing.assert_allclose(prior.weights, [1.5, -0.5, 0.0], atol=0.01)
+    written = prior.forward(encoded, features)
+    assert written.min() == pytest.approx(1.0) and written.max() == pytest.approx(9.0)  # the digit range
+    np.testing.assert_allclose(prior.inverse(written, features), encoded)
+    samples = np.stack([written, written + 0.1], axis=1)  # [N, samples]: one prior mean per row
+    np.testing.assert_allclose(prior.inverse(samples, features)[:, 0], encoded)
+    assert LinePrior.from_dict(prior.to_dict()) == prior
+    assert prior.loo_r2 > 0.99
+    unrelated = LinePrior.fit(rng.normal(size=40), features)
+    assert unrelated.loo_r2 < 0.2  # held-out rows: no better than their mean
+    assert LinePrior.fit(encoded[:4], features[:4]).loo_r2 == -np.inf  # too few rows to tell
+
+
+def test_the_ridge_keeps_collinear_values_from_trading_huge_weights():
+    macs = np.linspace(0, 2, 16)
+    features = np.stack([macs, macs + 1e-6 * np.sin(np.arange(16)), np.zeros(16)], axis=1)
+    prior = LinePrior.fit(3.0 * macs, features)
+    assert max(abs(w) for w in prior.weights) < 3.0  # shared between the twins, not +-1e6
+    with pytest.raises(ValueError, match="one feature row per target"):
+        LinePrior.fit(macs, features[:5])
+
+
+def _net(channels: int) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1), nn.Flatten()
+    ).eval()
+
+
+def _surrogate(texts: list[str], value_tokens: bool = True) -> Surrogate:
+    surrogate = Surrogate.new(
+        ("known",),
+        texts,
+        tokenizer=TextTokenizerConfig(vocab_size=300, max_length=512, truncation="tail"),
+        encoder=EncoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, max_length=64, window=64),
+        decoder=DecoderConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64),
+        text_form="costed",
+    )
+    return surrogate.with_value_tokens() if value_tokens else surrogate
+
+
+def _latency(channels: np.ndarray) -> np.ndarray:
+    return 1e-3 * (channels.astype(float) ** 1.6)  # a power of the MACs: a line in decades
+
+
+def test_a_fit_with_the_prior_ranks_by_the_costs_line_and_keeps_it(tmp_path):
+    train, test = np.array([4, 8, 12, 16, 20, 24]), np.array([6, 10, 14, 18, 22])
+    texts = [to_onnx_text(_net(int(c)), torch.zeros(1, 3, 8, 8)) for c in (*train, *test)]
+    train_texts, test_texts = texts[: len(train)], texts[len(train) :]
+    config = TrainConfig(epochs=1, batch_size=3, progress=False)
+    surrogate = _surrogate(texts)
+    surrogate.fit(train_texts, {"known": _latency(train)}, config, line_prior_min_r2=0.5)  # a known objective
+    log_line = {"latency": _latency(train)}
+    surrogate.fit(train_texts, log_line, config, line_prior_min_r2=0.5, target_transform="log_affine")
+    assert set(surrogate.line_priors) == {"known", "latency"}
+    # One epoch teaches a 1-layer decoder nothing; the prior alone ranks unseen widths, scaled right.
+    point = surrogate.predict(test_texts, objectives=["latency"], seed=1).point["latency"]
+    assert spearmanr(point, _latency(test))[0] == pytest.approx(1.0)
+    np.testing.assert_allclose(point, _latency(test), rtol=0.5)
+    # A given value is written as its residual and read back (to the digits the decoder writes).
+    given = surrogate.sample(test_texts, num_samples=2, given={"known": _latency(test)}, objectives=["known"])
+    np.testing.assert_allclose(given[:, 0, 0], _latency(test), rtol=1e-3)
+    # Fitted once and kept: a second fit on other rows keeps it; saving keeps it.
+    kept = surrogate.meta["line_priors"]["latency"]
+    surrogate.fit(test_texts, {"latency": 2 * _latency(test)}, config, line_prior_min_r2=0.5)
+    assert surrogate.meta["line_priors"]["latency"] == kept
+    surrogate.save(tmp_path / "m")
+    loaded = Surrogate.load(tmp_path / "m")
+    assert loaded.line_priors == surrogate.line_priors
+    again = loaded.sample(test_texts, seed=2, precision="float32")
+    np.testing.assert_allclose(again, surrogate.sample(test_texts, seed=2, precision="float32"))
+
+
+def test_no_prior_without_a_costs_line_where_the_line_predicts_little_or_when_not_asked():
+    texts = [to_onnx_text(_net(c), torch.zeros(1, 3, 8, 8)) for c in (4, 8, 12)]
+    config = TrainConfig(epochs=1, batch_size=3, progress=False)
+    plain = _surrogate(texts, value_tokens=False)  # reads the line as text: no values to fit on
+    plain.fit(texts, {"latency": _latency(np.array([4, 8, 12]))}, config, line_prior_min_r2=0.5)
+    assert plain.line_priors == {} and "line_priors" not in plain.meta
+    valued = _surrogate(texts)
+    valued.fit(texts, {"latency": _latency(np.array([4, 8, 12]))}, config, line_prior_min_r2=math.inf)
+    assert valued.line_priors == {}
+    many = [to_onnx_text(_net(c), torch.zeros(1, 3, 8, 8)) for c in range(4, 16)]
+    noisy = _surrogate(many)  # a target the line does not predict: no prior, however low the bar
+    shuffled = np.random.default_rng(0).permutation(np.arange(1.0, 13.0))
+    noisy.fit(many, {"latency": shuffled}, config, line_prior_min_r2=0.3)
+    assert noisy.line_priors == {}
+    noisy.fit(many, {"line": _latency(np.arange(4, 16))}, config, line_prior_min_r2=0.3)
+    assert set(noisy.line_priors) == {"line"}
