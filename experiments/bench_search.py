@@ -1,7 +1,8 @@
 """Search benchmark on NAS-Bench-201: hypervolume ratio of each sampler after 50, 100 and 200 queries.
 
 Usage: python experiments/bench_search.py [--samplers rlm,oracle,nsga2,tpe,random] [--seeds 0-9]
-           [--budgets 50,100,200] [--workers 2] [--rlm '{"proposals_per_fit": 8}'] [--out runs/bench_search.jsonl]
+           [--budgets 50,100,200] [--workers 2] [--rlm '{"proposals_per_fit": 8}'] [--surrogate DIR]
+           [--out runs/bench_search.jsonl]
 
 ``oracle`` is the RLM sampler with its surrogate replaced by the benchmark itself: every "sample" of
 a candidate is its true metrics. Its gap to the best figure is what the acquisition (pool, EHVI,
@@ -56,7 +57,7 @@ class OracleSurrogate:
         return np.repeat(rows.reshape(len(texts), 1, len(objectives)), num_samples, axis=1)
 
 
-def run_one(sampler: str, seed: int, budgets: list[int], rlm_overrides: dict) -> dict:
+def run_one(sampler: str, seed: int, budgets: list[int], rlm_overrides: dict, surrogate: str | None = None) -> dict:
     import torch
 
     torch.set_num_threads(1)
@@ -74,6 +75,7 @@ def run_one(sampler: str, seed: int, budgets: list[int], rlm_overrides: dict) ->
         reference=REFERENCE,
         progress=False,
         rlm=RLMSamplerConfig(**rlm_overrides),
+        surrogate=surrogate if sampler == "rlm" else None,
     )
     if sampler == "oracle":
         oracle = OracleSurrogate(OBJECTIVES)
@@ -84,6 +86,8 @@ def run_one(sampler: str, seed: int, budgets: list[int], rlm_overrides: dict) ->
     points = to_minimization(values, [True, False])
     reference = to_minimization(np.array(REFERENCE), [True, False])
     row = {"sampler": sampler, "seed": seed, "rlm": rlm_overrides if sampler in ("rlm", "oracle") else {}}
+    if sampler == "rlm" and surrogate is not None:
+        row["surrogate"] = surrogate
     for budget in budgets:
         row[f"ratio_{budget}"] = hypervolume(points[:budget], reference) / result.exact_hypervolume
     row["seconds_per_trial"] = result.seconds_per_trial
@@ -104,6 +108,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="50,100,200")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--rlm", default="{}", help="RLMSamplerConfig fields as JSON")
+    parser.add_argument("--surrogate", help="a saved surrogate for the rlm sampler (default: the shipped one)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_search.jsonl"))
     args = parser.parse_args()
 
@@ -115,14 +120,18 @@ def main() -> None:
     done = [json.loads(line) for line in args.out.read_text().splitlines()] if args.out.is_file() else []
 
     def key(sampler: str, seed: int) -> tuple:
-        return (sampler, seed, json.dumps(rlm if sampler in ("rlm", "oracle") else {}, sort_keys=True))
+        model = args.surrogate if sampler == "rlm" else None
+        return (sampler, seed, json.dumps(rlm if sampler in ("rlm", "oracle") else {}, sort_keys=True), model)
 
-    have = {(r["sampler"], r["seed"], json.dumps(r["rlm"], sort_keys=True)) for r in done}
+    def row_key(row: dict) -> tuple:
+        return (row["sampler"], row["seed"], json.dumps(row["rlm"], sort_keys=True), row.get("surrogate"))
+
+    have = {row_key(r) for r in done}
     todo = [(s, seed) for seed in seeds for s in samplers if key(s, seed) not in have]
     from tqdm.auto import tqdm
 
     with ProcessPoolExecutor(args.workers) as pool:
-        futures = [pool.submit(run_one, s, seed, budgets, rlm) for s, seed in todo]
+        futures = [pool.submit(run_one, s, seed, budgets, rlm, args.surrogate) for s, seed in todo]
         for future in tqdm(as_completed(futures), total=len(futures), desc="runs"):
             row = future.result()
             with args.out.open("a") as handle:
@@ -132,7 +141,7 @@ def main() -> None:
     print(f"NB201 acc/latency_pixel3, reference {REFERENCE}: hypervolume / exact front's (mean +- std over seeds)")
     print(f"{'sampler':<8} {'seeds':>5} " + " ".join(f"{f'{b} queries':>14}" for b in budgets) + f" {'s/trial':>8}")
     for sampler in samplers:
-        rows = [r for r in done if key(r["sampler"], r["seed"]) == key(sampler, r["seed"]) and r["seed"] in seeds]
+        rows = [r for r in done if row_key(r) == key(sampler, r["seed"]) and r["seed"] in seeds]
         if not rows:
             continue
         cells = []

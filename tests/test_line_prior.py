@@ -24,6 +24,7 @@ def test_the_line_is_fitted_and_the_residual_round_trips():
     features[:, 2] = 1.5  # a value every row states alike carries nothing
     encoded = 2.0 + 1.5 * features[:, 0] - 0.5 * features[:, 1] + rng.normal(scale=0.01, size=40)
     prior = LinePrior.fit(encoded, features, ridge=1e-6)
+    assert not prior.log  # values of both signs: a line in the values themselves
     np.testing.assert_allclose(prior.weights, [1.5, -0.5, 0.0], atol=0.01)
     written = prior.forward(encoded, features)
     assert written.min() == pytest.approx(1.0) and written.max() == pytest.approx(9.0)  # the digit range
@@ -35,6 +36,17 @@ def test_the_line_is_fitted_and_the_residual_round_trips():
     unrelated = LinePrior.fit(rng.normal(size=40), features)
     assert unrelated.loo_r2 < 0.2  # held-out rows: no better than their mean
     assert LinePrior.fit(encoded[:4], features[:4]).loo_r2 == -np.inf  # too few rows to tell
+
+
+def test_positive_values_follow_a_power_law_in_the_stated_decades():
+    rng = np.random.default_rng(1)
+    decades = rng.uniform(0, 2, size=(30, 3))
+    params = 1e6 * 10 ** decades[:, 1]  # a parameter count, stated on the line in decades from 10^6
+    prior = LinePrior.fit(params, decades, ridge=1e-6)
+    assert prior.log and prior.loo_r2 > 0.999
+    np.testing.assert_allclose(prior.weights, [0.0, math.log(10), 0.0], atol=1e-3)
+    np.testing.assert_allclose(prior.mean(decades), params, rtol=1e-3)
+    np.testing.assert_allclose(prior.inverse(prior.forward(params, decades), decades), params)
 
 
 def test_the_ridge_keeps_collinear_values_from_trading_huge_weights():
@@ -102,10 +114,12 @@ def test_no_prior_without_a_costs_line_where_the_line_predicts_little_or_when_no
     config = TrainConfig(epochs=1, batch_size=3, progress=False)
     plain = _surrogate(texts, value_tokens=False)  # reads the line as text: no values to fit on
     plain.fit(texts, {"latency": _latency(np.array([4, 8, 12]))}, config, line_prior_min_r2=0.5)
-    assert plain.line_priors == {} and "line_priors" not in plain.meta
+    assert plain.line_priors == {} and "line_priors" not in plain.meta and plain.line_values(texts) is None
     valued = _surrogate(texts)
     valued.fit(texts, {"latency": _latency(np.array([4, 8, 12]))}, config, line_prior_min_r2=math.inf)
     assert valued.line_priors == {}
+    stated = valued.line_values(texts)  # MACs, parameters, activations in decades from 10^6, growing with width
+    assert stated is not None and stated.shape == (3, 3) and (np.diff(stated, axis=0) > 0).all()
     many = [to_onnx_text(_net(c), torch.zeros(1, 3, 8, 8)) for c in range(4, 16)]
     noisy = _surrogate(many)  # a target the line does not predict: no prior, however low the bar
     shuffled = np.random.default_rng(0).permutation(np.arange(1.0, 13.0))

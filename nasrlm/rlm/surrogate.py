@@ -399,11 +399,10 @@ class Surrogate:
             if name not in recorded and not (legacy and name in before):
                 recorded[name] = TargetTransform.fit(values[finite], target_transform).to_dict()
             # A known objective (one the pretrained model decodes) gets its prior at its first fine-tune:
-            # from then on its decoder writes the residual, starting from what it wrote before.
+            # from then on its decoder writes the residual (instead of its transformed value).
             wanted = math.isfinite(line_prior_min_r2) and name not in priors
             if wanted and features is not None and features[finite].any():
-                transform = TargetTransform.from_dict(recorded[name]) if name in recorded else TargetTransform()
-                prior = LinePrior.fit(transform.forward(values[finite]), features[finite])
+                prior = LinePrior.fit(values[finite], features[finite])
                 if prior.loo_r2 >= line_prior_min_r2:
                     priors[name] = prior.to_dict()
         self.meta["target_transforms"] = recorded
@@ -422,10 +421,12 @@ class Surrogate:
                 present[:, j] = finite
             else:  # NaN/inf are refused by the tokenizer, naming their rows
                 present[:, j] = True
-            encoded = np.where(finite, transforms[name].forward(np.where(finite, values, 1.0)), values)
-            if name in line_priors:
+            if name in line_priors:  # written through the prior instead of the transform
                 assert features is not None  # a prior is only fitted for a model with value states
-                encoded = line_priors[name].forward(encoded, features)
+                written = line_priors[name].forward(np.where(finite, values, 1.0), features)
+            else:
+                written = transforms[name].forward(np.where(finite, values, 1.0))
+            encoded = np.where(finite, written, values)
             tokens[:, j] = numbers.encode_batch(np.where(present[:, j], encoded, 0.0), name=name)
         fingerprint = _fingerprint(texts, np.stack([columns[name] for name in columns], axis=1))
         measured = np.asarray(present.any(axis=1), dtype=bool)
@@ -505,6 +506,11 @@ class Surrogate:
         """The objectives whose decoder writes a residual over a prior mean from the costs line."""
         saved = self.meta.get("line_priors") or {}
         return {name: LinePrior.from_dict(saved[name]) for name in self.objectives if name in saved}
+
+    def line_values(self, inputs: Iterable[str]) -> np.ndarray | None:
+        """The costs-line values of each input as the model reads them ([N, k], decades from 10^6:
+        MACs, parameters, activations), or None for a model that reads no values."""
+        return self._line_values(self._encode_inputs(self.texts(inputs))[0])
 
     def _line_values(self, ids: torch.Tensor) -> np.ndarray | None:
         """Each row's costs-line values (decades, [N, k]), or None where the model reads none."""
@@ -679,7 +685,8 @@ class Surrogate:
                 if name in line_priors:
                     assert features is not None  # a prior is only fitted for a model with value states
                     samples[:, :, k] = line_priors[name].inverse(samples[:, :, k], features[inverse])
-                samples[:, :, k] = transforms[name].inverse(samples[:, :, k])
+                else:
+                    samples[:, :, k] = transforms[name].inverse(samples[:, :, k])
             return samples
 
         decoded = objective_units(decoded_chunks)
@@ -709,10 +716,11 @@ class Surrogate:
                 raise ValueError(f"given {name!r} has {len(values)} values for {n} inputs")
             known = ~np.isnan(values)
             if known.any():
-                written = transforms[name].forward(values[known])
                 if name in line_priors:
                     assert features is not None
-                    written = line_priors[name].forward(written, features[known])
+                    written = line_priors[name].forward(values[known], features[known])
+                else:
+                    written = transforms[name].forward(values[known])
                 tokens[known, decode_names.index(name)] = self.model.numbers.encode_batch(written, name=name)
         return tokens
 
