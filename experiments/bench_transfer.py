@@ -3,7 +3,7 @@ space's architectures better from 16 or 100 of them than one that never saw the 
 trained on the target archs only?
 
 Usage: python experiments/bench_transfer.py [--targets nb201:acc,nb101:acc,...] [--shots 16,100]
-           [--seeds 0,1,2] [--predictors rlm_none,rlm_cross,gin,gcn] [--source-archs 1000]
+           [--seeds 0,1,2] [--predictors rlm_none,rlm_cross,gin,gcn,costs_line] [--source-archs 1000]
            [--test-size 1000] [--samples 16] [--work runs/transfer] [--out runs/transfer/results.jsonl]
            [--surrogate DIR] [--threads 2] [--recipe KEY=VALUE ...]
 
@@ -19,6 +19,9 @@ with a value (all of them, or a random --test-size of them, the same for every p
   for it), under the target's metric name, so that the target fit continues what it learned there.
 - ``gin``, ``gcn`` (and any other baseline of ``baselines``): trained on the N target archs only,
   from the space's own graph encoding.
+- ``costs_line``: the costs line's prior alone (``nasrlm.rlm.line_prior``, fitted on the N archs as
+  the recipe fits it, without its bar), read through --surrogate (a model that reads the line): what
+  MACs, parameters and activations rank without a decoder.
 
 Each finished (target, shots, seed, predictor) row is appended to --out as it comes; a rerun skips the
 rows already there. The table at the end shows mean +- std over seeds.
@@ -160,6 +163,23 @@ def run_rlm(
     return {"tau": kendall_tau(values[test], prediction.point[metric]), "fit_s": fit_s}
 
 
+def run_line(args: argparse.Namespace, space: Any, metric: str, train: np.ndarray, test: np.ndarray) -> dict:
+    """The costs line's prior alone (nasrlm.rlm.line_prior, no bar): what the line ranks without a decoder."""
+    from nasrlm.rlm.line_prior import LinePrior
+    from nasrlm.rlm.surrogate import Surrogate
+
+    surrogate = Surrogate.pretrained() if args.surrogate is None else Surrogate.load(args.surrogate)
+    values = np.asarray(space.values(metric), dtype=np.float64)
+    features = surrogate.line_values(space.to_texts([*train.tolist(), *test.tolist()]))
+    if features is None:
+        sys.exit("bench_transfer.py: costs_line needs a --surrogate that reads the costs line (value states)")
+    started = time.perf_counter()
+    prior = LinePrior.fit(values[train], features[: len(train)])
+    fit_s = time.perf_counter() - started
+    tau = kendall_tau(values[test], prior.mean(features[len(train) :]))
+    return {"tau": tau, "fit_s": fit_s, "loo_r2": prior.loo_r2}
+
+
 def run_baseline(name: str, space: Any, metric: str, train: np.ndarray, test: np.ndarray, seed: int) -> dict:
     from baselines import get_predictor
 
@@ -249,6 +269,8 @@ def main() -> None:
                         continue
                     if predictor == "rlm_none":
                         result = run_rlm(args, space, metric, train, test, seed, None)
+                    elif predictor == "costs_line":
+                        result = run_line(args, space, metric, train, test)
                     elif predictor == "rlm_cross":
                         result = run_rlm(args, space, metric, train, test, seed, start)
                         result["sources"] = learned

@@ -1,7 +1,7 @@
 """How well the costs line's prior (nasrlm.rlm.line_prior) fits each target, before any decoder is trained.
 
 Usage: python experiments/line_prior_fit.py [--surrogate DIR] [--targets nb201:acc:156,fbnet:latency_pixel3:16,...]
-           [--seeds 100,101] [--test-size 500]
+           [--seeds 100,101] [--test-size 300]
 
 For each target (space:metric:rows) and seed, ``rows`` archs with a value are drawn (seed) from the
 space's table and the line is fitted on them as ``Surrogate.fit`` fits it; printed are its leave-one-out
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--surrogate", default="experiments/checkpoints/c7")
     parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS))
     parser.add_argument("--seeds", default="100,101")
-    parser.add_argument("--test-size", type=int, default=500)
+    parser.add_argument("--test-size", type=int, default=300)
     args = parser.parse_args()
 
     from nasrlm.rlm.line_prior import LinePrior
