@@ -346,6 +346,9 @@ def run_seed(
         point, true = prediction.point[k] * units[k], truth[k][test]
         row[f"{k}_rho"] = spearman_rho(true, point)
         row[f"{k}_ratio"] = float(np.median(point / true))
+        for level in (0.5, 0.9):  # how often the truth falls in the predicted interval
+            low, high = prediction.interval(level)[k]
+            row[f"{k}_cover{int(100 * level)}"] = float(np.mean((low * units[k] <= true) & (true <= high * units[k])))
         parts.append(
             f"{k} rho {row[f'{k}_rho']:.3f} (pred/true x{row[f'{k}_ratio']:.2f}; before fine-tuning rho "
             f"{zero_shot[k]:.3f})"
@@ -435,6 +438,10 @@ def main() -> None:
             + ", ".join(f"{np.mean([r[f'{k}_zero_shot_rho'] for r in results]):.3f}" for k in OBJECTIVES)
             + " |"
         )
+    for name, _, results in table:
+        share = {(k, q): np.mean([r[f"{k}_cover{q}"] for r in results]) for k in OBJECTIVES for q in (50, 90)}
+        cover = ", ".join(f"{k} {share[k, 50]:.2f} / {share[k, 90]:.2f}" for k in OBJECTIVES)
+        print(f"[{name}] truths inside the 50 % / 90 % intervals: {cover}")
     results = table[0][2]
     for proxy, label in (("macs", "MACs"), ("params", "parameter count")):
         rho = mean_std([r[f"{proxy}_vs_latency_rho"] for r in results])
