@@ -10,7 +10,7 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from nasrlm.rlm.line_prior import LinePrior
+from nasrlm.rlm.line_prior import MIN_ROWS, LinePrior
 from nasrlm.rlm.model import DecoderConfig, EncoderConfig
 from nasrlm.rlm.surrogate import Surrogate
 from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
@@ -35,7 +35,8 @@ def test_the_line_is_fitted_and_the_residual_round_trips():
     assert prior.loo_r2 > 0.99
     unrelated = LinePrior.fit(rng.normal(size=40), features)
     assert unrelated.loo_r2 < 0.2  # held-out rows: no better than their mean
-    assert LinePrior.fit(encoded[:4], features[:4]).loo_r2 == -np.inf  # too few rows to tell
+    few = LinePrior.fit(encoded[: MIN_ROWS - 1], features[: MIN_ROWS - 1])
+    assert few.loo_r2 == -np.inf  # too few rows to tell a line that generalizes from a lucky one
 
 
 def test_positive_values_follow_a_power_law_in_the_stated_decades():
@@ -82,7 +83,7 @@ def _latency(channels: np.ndarray) -> np.ndarray:
 
 
 def test_a_fit_with_the_prior_ranks_by_the_costs_line_and_keeps_it(tmp_path):
-    train, test = np.array([4, 8, 12, 16, 20, 24]), np.array([6, 10, 14, 18, 22])
+    train, test = np.arange(4, 4 + 2 * MIN_ROWS, 2), np.array([5, 11, 17, 23, 29])
     texts = [to_onnx_text(_net(int(c)), torch.zeros(1, 3, 8, 8)) for c in (*train, *test)]
     train_texts, test_texts = texts[: len(train)], texts[len(train) :]
     config = TrainConfig(epochs=1, batch_size=3, progress=False)
@@ -120,10 +121,17 @@ def test_no_prior_without_a_costs_line_where_the_line_predicts_little_or_when_no
     assert valued.line_priors == {}
     stated = valued.line_values(texts)  # MACs, parameters, activations in decades from 10^6, growing with width
     assert stated is not None and stated.shape == (3, 3) and (np.diff(stated, axis=0) > 0).all()
-    many = [to_onnx_text(_net(c), torch.zeros(1, 3, 8, 8)) for c in range(4, 16)]
+    widths = np.arange(4, 4 + MIN_ROWS + 4)
+    many = [to_onnx_text(_net(int(c)), torch.zeros(1, 3, 8, 8)) for c in widths]
     noisy = _surrogate(many)  # a target the line does not predict: no prior, however low the bar
-    shuffled = np.random.default_rng(0).permutation(np.arange(1.0, 13.0))
+    shuffled = np.random.default_rng(0).permutation(widths.astype(float))
     noisy.fit(many, {"latency": shuffled}, config, line_prior_min_r2=0.3)
     assert noisy.line_priors == {}
-    noisy.fit(many, {"line": _latency(np.arange(4, 16))}, config, line_prior_min_r2=0.3)
+    noisy.fit(many, {"line": _latency(widths)}, config, line_prior_min_r2=0.3)
+    assert set(noisy.line_priors) == {"line"}
+    # Decided once: an objective first fitted without a line does not get one later, nor one first
+    # fitted on too few rows (a search's first fit), so what its decoder writes keeps its meaning.
+    noisy.fit(many, {"latency": _latency(widths)}, config, line_prior_min_r2=0.3)
+    noisy.fit(many[: MIN_ROWS - 1], {"small": _latency(widths[: MIN_ROWS - 1])}, config, line_prior_min_r2=0.3)
+    noisy.fit(many, {"small": _latency(widths)}, config, line_prior_min_r2=0.3)
     assert set(noisy.line_priors) == {"line"}

@@ -354,11 +354,12 @@ class Surrogate:
         ``config``, ``target_transform``, ``init_like`` and ``line_prior_min_r2`` default to the shipped recipe
         (:mod:`nasrlm.rlm.recipe`). ``init_like``: a new objective starts as a copy of the known objective
         whose predictions on these inputs rank them most like its targets (see ``_most_alike``).
-        ``line_prior_min_r2``: each objective trained here that has no prior yet, of a model that
-        reads the costs line (value states), gets a prior mean, a ridge line on the line's values
-        fitted on these rows, where that line's leave-one-out R^2 reaches this; the decoder then
-        learns the residual (:mod:`nasrlm.rlm.line_prior`). The prior is kept with the model, like
-        the transform; ``math.inf``: none.
+        ``line_prior_min_r2``: at an objective's first fit here, a model that reads the costs line
+        (value states) fits a ridge line on the line's values to these rows, and keeps it as the
+        objective's prior mean where its leave-one-out R^2 reaches this (on at least
+        :data:`~nasrlm.rlm.line_prior.MIN_ROWS` rows); the decoder then learns the residual
+        (:mod:`nasrlm.rlm.line_prior`). The decision is kept with the model, like the transform, and
+        not made again by later fits; ``math.inf``: no line.
 
         Objectives the model does not decode yet are added (a new device, say); rows train only the
         objectives given. A new objective gets a ``target_transform`` (see :mod:`nasrlm.rlm.targets`:
@@ -400,11 +401,12 @@ class Surrogate:
                 recorded[name] = TargetTransform.fit(values[finite], target_transform).to_dict()
             # A known objective (one the pretrained model decodes) gets its prior at its first fine-tune:
             # from then on its decoder writes the residual (instead of its transformed value).
+            # Decided once, at the objective's first fit here (None: no line), so that what the decoder
+            # writes never changes meaning between fits (a search refits every few trials).
             wanted = math.isfinite(line_prior_min_r2) and name not in priors
             if wanted and features is not None and features[finite].any():
                 prior = LinePrior.fit(values[finite], features[finite])
-                if prior.loo_r2 >= line_prior_min_r2:
-                    priors[name] = prior.to_dict()
+                priors[name] = prior.to_dict() if prior.loo_r2 >= line_prior_min_r2 else None
         self.meta["target_transforms"] = recorded
         if priors:
             self.meta["line_priors"] = priors
@@ -505,7 +507,7 @@ class Surrogate:
     def line_priors(self) -> dict[str, LinePrior]:
         """The objectives whose decoder writes a residual over a prior mean from the costs line."""
         saved = self.meta.get("line_priors") or {}
-        return {name: LinePrior.from_dict(saved[name]) for name in self.objectives if name in saved}
+        return {name: LinePrior.from_dict(saved[name]) for name in self.objectives if saved.get(name) is not None}
 
     def line_values(self, inputs: Iterable[str]) -> np.ndarray | None:
         """The costs-line values of each input as the model reads them ([N, k], decades from 10^6:
