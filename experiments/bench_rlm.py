@@ -67,6 +67,7 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         target_transform=args.target_transform or recipe.target_transform,
         init_like=recipe.init_like,
         line_prior_min_r2=recipe.line_prior_min_r2,
+        line_prior_folds=recipe.line_prior_folds,
     )
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()

@@ -128,6 +128,7 @@ def cross_model(args: argparse.Namespace, target_space: str, metric: str) -> tup
         target_transform=recipe.target_transform,
         init_like=recipe.init_like,
         line_prior_min_r2=recipe.line_prior_min_r2,
+        line_prior_folds=recipe.line_prior_folds,
     )
     print(f"  cross model for {target_space}:{metric} in {time.perf_counter() - started:.0f} s", flush=True)
     surrogate.save(folder)
@@ -155,6 +156,7 @@ def run_rlm(
         target_transform=recipe.target_transform,
         init_like=recipe.init_like,
         line_prior_min_r2=recipe.line_prior_min_r2,
+        line_prior_folds=recipe.line_prior_folds,
     )
     fit_s = time.perf_counter() - started
     prediction = surrogate.predict(

@@ -10,7 +10,7 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from nasrlm.rlm.line_prior import MIN_ROWS, LinePrior
+from nasrlm.rlm.line_prior import MIN_ROWS, LinePrior, decoder_beats_line
 from nasrlm.rlm.model import DecoderConfig, EncoderConfig
 from nasrlm.rlm.surrogate import Surrogate
 from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
@@ -135,3 +135,47 @@ def test_no_prior_without_a_costs_line_where_the_line_predicts_little_or_when_no
     noisy.fit(many[: MIN_ROWS - 1], {"small": _latency(widths[: MIN_ROWS - 1])}, config, line_prior_min_r2=0.3)
     noisy.fit(many, {"small": _latency(widths)}, config, line_prior_min_r2=0.3)
     assert set(noisy.line_priors) == {"line"}
+
+
+def test_the_line_is_kept_where_it_ranks_held_out_rows_as_well_as_the_decoder_alone():
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(40, 3))
+    values = {"linear": 1.0 + features @ np.array([1.0, -2.0, 0.5]), "curved": np.sin(3 * features[:, 0])}
+    calls = []
+
+    def decoder(fit_rows: np.ndarray, held_rows: np.ndarray) -> dict[str, np.ndarray]:
+        calls.append((fit_rows, held_rows))
+        noise = rng.normal(scale=3.0, size=len(held_rows))
+        # A decoder that learned the curve exactly, and the linear target only roughly.
+        return {"linear": values["linear"][held_rows] + noise, "curved": values["curved"][held_rows]}
+
+    beaten = decoder_beats_line(values, features, decoder, folds=4, seed=0)
+    assert beaten == {"curved"}
+    assert len(calls) == 4
+    held = np.concatenate([h for _, h in calls])
+    assert sorted(held.tolist()) == list(range(40))  # every row held out once
+    assert all(not set(f) & set(h) for f, h in calls)  # never fitted on what it is scored on
+    calls.clear()
+    capped = decoder_beats_line(values, features, decoder, folds=4, seed=0, max_rows=12)
+    assert capped == {"curved"} and sum(len(h) for _, h in calls) == 12
+    few = {name: v[:7] for name, v in values.items()}
+    assert decoder_beats_line(few, features[:7], decoder, folds=4, seed=0) == set()  # under two rows a fold
+    with pytest.raises(ValueError, match="one feature row per target"):
+        decoder_beats_line(values, features[:7], decoder, folds=4, seed=0)
+
+
+def test_a_fit_compares_the_line_with_copies_of_the_decoder_and_leaves_the_model_as_one_fit_left_it():
+    widths = np.arange(4, 4 + MIN_ROWS + 4)
+    texts = [to_onnx_text(_net(int(c)), torch.zeros(1, 3, 8, 8)) for c in widths]
+    config = TrainConfig(epochs=1, batch_size=4, progress=False)
+    surrogate = _surrogate(texts)
+    before = {k: v.clone() for k, v in surrogate.model.state_dict().items()}
+    surrogate.fit(texts, {"latency": _latency(widths)}, config, line_prior_min_r2=0.0, line_prior_folds=4)
+    # One epoch teaches a 1-layer decoder nothing: the line ranks held-out widths better, and is kept.
+    assert set(surrogate.line_priors) == {"latency"}
+    assert surrogate.objectives == ("known", "latency") and surrogate.meta["trained_on"] == len(widths)
+    reference = _surrogate(texts)  # the same fit without the comparison gives the same weights
+    reference.fit(texts, {"latency": _latency(widths)}, config, line_prior_min_r2=0.0, line_prior_folds=0)
+    for name, tensor in reference.model.state_dict().items():
+        torch.testing.assert_close(surrogate.model.state_dict()[name], tensor, equal_nan=True)
+    assert any(not torch.equal(before[k], v) for k, v in surrogate.model.state_dict().items() if k in before)

@@ -64,6 +64,10 @@ class FineTuneRecipe:
     # 16 / 100 shots (validation seeds) .622 / .637, .342 / .578, .236 / .578, and NB201 at 156 .597 /
     # .589 / .589.
     line_prior_min_r2: float = 0.5
+    # A line that clears the bar is also compared with the decoder alone, in this many folds of the
+    # rows (nasrlm.rlm.line_prior.decoder_beats_line: one fit of a copy of the model per fold, on at
+    # most 64 rows); 0: the bar alone decides.
+    line_prior_folds: int = 0
     num_samples: int = 32  # per prediction
     # Sampling temperature of predictions: trained to a fixed length on every row, the model is
     # over-confident at 1.0. The v5 default fits its rows more closely than v3 did (train Spearman

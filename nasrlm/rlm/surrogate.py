@@ -21,7 +21,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +32,7 @@ import torch
 
 from nasrlm.core.errors import NasrlmError
 from nasrlm.core.version import __version__
-from nasrlm.rlm.line_prior import LinePrior
+from nasrlm.rlm.line_prior import LinePrior, decoder_beats_line
 from nasrlm.rlm.model import BuiltinEncoder, DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from nasrlm.rlm.number_tokenizer import NumberTokenizerConfig
 from nasrlm.rlm.number_tokenizer import dequantize as dequantize_samples
@@ -347,6 +348,7 @@ class Surrogate:
         allow_missing: bool = False,
         init_like: bool | None = None,
         line_prior_min_r2: float | None = None,
+        line_prior_folds: int | None = None,
         state_cache: MutableMapping[str, torch.Tensor] | None = None,
     ) -> TrainResult:
         """Train on ``inputs`` with ``targets`` (objective name -> values).
@@ -358,8 +360,11 @@ class Surrogate:
         (value states) fits a ridge line on the line's values to these rows, and keeps it as the
         objective's prior mean where its leave-one-out R^2 reaches this (on at least
         :data:`~nasrlm.rlm.line_prior.MIN_ROWS` rows); the decoder then learns the residual
-        (:mod:`nasrlm.rlm.line_prior`). The decision is kept with the model, like the transform, and
-        not made again by later fits; ``math.inf``: no line.
+        (:mod:`nasrlm.rlm.line_prior`), and, with ``line_prior_folds`` of 2 or more, where the line alone
+        ranks held-out rows at least as well as the decoder alone does in that many folds (one fit of
+        a copy of the model per fold, on at most :data:`~nasrlm.rlm.line_prior.CV_MAX_ROWS` rows).
+        The decision is kept with the model, like the transform, and not made again by later fits;
+        ``math.inf``: no line.
 
         Objectives the model does not decode yet are added (a new device, say); rows train only the
         objectives given. A new objective gets a ``target_transform`` (see :mod:`nasrlm.rlm.targets`:
@@ -380,6 +385,9 @@ class Surrogate:
         init_like = DEFAULT_RECIPE.init_like if init_like is None else init_like
         if line_prior_min_r2 is None:
             line_prior_min_r2 = DEFAULT_RECIPE.line_prior_min_r2
+        if line_prior_folds is None:
+            line_prior_folds = DEFAULT_RECIPE.line_prior_folds
+        inputs = list(inputs)
         texts = self.texts(inputs)
         columns = self._targets(targets, len(texts))
         ids, mask, truncated = self._encode_inputs(texts)
@@ -389,6 +397,21 @@ class Surrogate:
         recorded = dict(self.meta.get("target_transforms") or {})
         priors = dict(self.meta.get("line_priors") or {})
         legacy = "target_transforms" not in self.meta and "trained_on" in self.meta
+        # Each objective's prior is decided once, at its first fit here (None: no line), so that what
+        # the decoder writes never changes meaning between fits (a search refits every few trials).
+        if math.isfinite(line_prior_min_r2) and features is not None:
+            candidates: dict[str, LinePrior | None] = {}
+            for name, values in columns.items():
+                finite = np.isfinite(values)
+                if name not in priors and features[finite].any():
+                    prior = LinePrior.fit(values[finite], features[finite])
+                    candidates[name] = prior if prior.loo_r2 >= line_prior_min_r2 else None
+            contested = {name: columns[name] for name, prior in candidates.items() if prior is not None}
+            if contested and line_prior_folds >= 2:
+                decoder = self._decoder_alone(inputs, columns, config, target_transform, init_like, allow_missing)
+                for name in decoder_beats_line(contested, features, decoder, folds=line_prior_folds, seed=config.seed):
+                    candidates[name] = None
+            priors.update({name: prior.to_dict() if prior else None for name, prior in candidates.items()})
         before = set(self.objectives)
         for name, values in columns.items():
             if name not in self.objectives:
@@ -399,14 +422,6 @@ class Surrogate:
             finite = np.isfinite(values)
             if name not in recorded and not (legacy and name in before):
                 recorded[name] = TargetTransform.fit(values[finite], target_transform).to_dict()
-            # A known objective (one the pretrained model decodes) gets its prior at its first fine-tune:
-            # from then on its decoder writes the residual (instead of its transformed value).
-            # Decided once, at the objective's first fit here (None: no line), so that what the decoder
-            # writes never changes meaning between fits (a search refits every few trials).
-            wanted = math.isfinite(line_prior_min_r2) and name not in priors
-            if wanted and features is not None and features[finite].any():
-                prior = LinePrior.fit(values[finite], features[finite])
-                priors[name] = prior.to_dict() if prior.loo_r2 >= line_prior_min_r2 else None
         self.meta["target_transforms"] = recorded
         if priors:
             self.meta["line_priors"] = priors
@@ -467,6 +482,41 @@ class Surrogate:
             }
         )
         return result
+
+    def _decoder_alone(
+        self,
+        inputs: list[str],
+        columns: Mapping[str, np.ndarray],
+        config: TrainConfig,
+        target_transform: str,
+        init_like: bool,
+        allow_missing: bool,
+    ) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
+        """For :func:`~nasrlm.rlm.line_prior.decoder_beats_line`: fit a copy of this model, without
+        line priors, on some rows and return its point predictions (the median of the recipe's
+        samples) of every objective on others. Copies share the frozen encoder's states."""
+        from nasrlm.rlm.recipe import DEFAULT_RECIPE
+
+        states: dict[str, torch.Tensor] = {}
+
+        def predictions(fit_rows: np.ndarray, held_rows: np.ndarray) -> dict[str, np.ndarray]:
+            copy = type(self)(deepcopy(self.model), self.tokenizer, meta=deepcopy(self.meta), text_form=self.text_form)
+            copy.fit(
+                [inputs[i] for i in fit_rows],
+                {name: values[fit_rows] for name, values in columns.items()},
+                dataclasses.replace(config, progress=False),
+                target_transform=target_transform,
+                allow_missing=allow_missing,
+                init_like=init_like,
+                line_prior_min_r2=math.inf,
+                state_cache=states if config.freeze_encoder else None,
+            )
+            names = list(columns)
+            held = [inputs[i] for i in held_rows]
+            samples = copy.sample(held, num_samples=DEFAULT_RECIPE.num_samples, objectives=names, seed=config.seed)
+            return {name: np.median(samples[:, :, k], axis=1) for k, name in enumerate(names)}
+
+        return predictions
 
     def _most_alike(
         self, texts: Sequence[str], values: np.ndarray, known: Sequence[str], rows: int = 256
