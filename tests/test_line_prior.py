@@ -88,9 +88,13 @@ def test_a_fit_with_the_prior_ranks_by_the_costs_line_and_keeps_it(tmp_path):
     train_texts, test_texts = texts[: len(train)], texts[len(train) :]
     config = TrainConfig(epochs=1, batch_size=3, progress=False)
     surrogate = _surrogate(texts)
-    surrogate.fit(train_texts, {"known": _latency(train)}, config, line_prior_min_r2=0.5)  # a known objective
+    surrogate.fit(
+        train_texts, {"known": _latency(train)}, config, line_prior_min_r2=0.5, line_prior_folds=0
+    )  # a known objective
     log_line = {"latency": _latency(train)}
-    surrogate.fit(train_texts, log_line, config, line_prior_min_r2=0.5, target_transform="log_affine")
+    surrogate.fit(
+        train_texts, log_line, config, line_prior_min_r2=0.5, line_prior_folds=0, target_transform="log_affine"
+    )
     assert set(surrogate.line_priors) == {"known", "latency"}
     # One epoch teaches a 1-layer decoder nothing; the prior alone ranks unseen widths, scaled right.
     point = surrogate.predict(test_texts, objectives=["latency"], seed=1).point["latency"]
@@ -101,7 +105,7 @@ def test_a_fit_with_the_prior_ranks_by_the_costs_line_and_keeps_it(tmp_path):
     np.testing.assert_allclose(given[:, 0, 0], _latency(test), rtol=1e-3)
     # Fitted once and kept: a second fit on other rows keeps it; saving keeps it.
     kept = surrogate.meta["line_priors"]["latency"]
-    surrogate.fit(test_texts, {"latency": 2 * _latency(test)}, config, line_prior_min_r2=0.5)
+    surrogate.fit(test_texts, {"latency": 2 * _latency(test)}, config, line_prior_min_r2=0.5, line_prior_folds=0)
     assert surrogate.meta["line_priors"]["latency"] == kept
     surrogate.save(tmp_path / "m")
     loaded = Surrogate.load(tmp_path / "m")
@@ -114,7 +118,7 @@ def test_no_prior_without_a_costs_line_where_the_line_predicts_little_or_when_no
     texts = [to_onnx_text(_net(c), torch.zeros(1, 3, 8, 8)) for c in (4, 8, 12)]
     config = TrainConfig(epochs=1, batch_size=3, progress=False)
     plain = _surrogate(texts, value_tokens=False)  # reads the line as text: no values to fit on
-    plain.fit(texts, {"latency": _latency(np.array([4, 8, 12]))}, config, line_prior_min_r2=0.5)
+    plain.fit(texts, {"latency": _latency(np.array([4, 8, 12]))}, config, line_prior_min_r2=0.5, line_prior_folds=0)
     assert plain.line_priors == {} and "line_priors" not in plain.meta and plain.line_values(texts) is None
     valued = _surrogate(texts)
     valued.fit(texts, {"latency": _latency(np.array([4, 8, 12]))}, config, line_prior_min_r2=math.inf)
@@ -125,15 +129,21 @@ def test_no_prior_without_a_costs_line_where_the_line_predicts_little_or_when_no
     many = [to_onnx_text(_net(int(c)), torch.zeros(1, 3, 8, 8)) for c in widths]
     noisy = _surrogate(many)  # a target the line does not predict: no prior, however low the bar
     shuffled = np.random.default_rng(0).permutation(widths.astype(float))
-    noisy.fit(many, {"latency": shuffled}, config, line_prior_min_r2=0.3)
+    noisy.fit(many, {"latency": shuffled}, config, line_prior_min_r2=0.3, line_prior_folds=0)
     assert noisy.line_priors == {}
-    noisy.fit(many, {"line": _latency(widths)}, config, line_prior_min_r2=0.3)
+    noisy.fit(many, {"line": _latency(widths)}, config, line_prior_min_r2=0.3, line_prior_folds=0)
     assert set(noisy.line_priors) == {"line"}
     # Decided once: an objective first fitted without a line does not get one later, nor one first
     # fitted on too few rows (a search's first fit), so what its decoder writes keeps its meaning.
-    noisy.fit(many, {"latency": _latency(widths)}, config, line_prior_min_r2=0.3)
-    noisy.fit(many[: MIN_ROWS - 1], {"small": _latency(widths[: MIN_ROWS - 1])}, config, line_prior_min_r2=0.3)
-    noisy.fit(many, {"small": _latency(widths)}, config, line_prior_min_r2=0.3)
+    noisy.fit(many, {"latency": _latency(widths)}, config, line_prior_min_r2=0.3, line_prior_folds=0)
+    noisy.fit(
+        many[: MIN_ROWS - 1],
+        {"small": _latency(widths[: MIN_ROWS - 1])},
+        config,
+        line_prior_min_r2=0.3,
+        line_prior_folds=0,
+    )
+    noisy.fit(many, {"small": _latency(widths)}, config, line_prior_min_r2=0.3, line_prior_folds=0)
     assert set(noisy.line_priors) == {"line"}
 
 
@@ -179,3 +189,17 @@ def test_a_fit_compares_the_line_with_copies_of_the_decoder_and_leaves_the_model
     for name, tensor in reference.model.state_dict().items():
         torch.testing.assert_close(surrogate.model.state_dict()[name], tensor, equal_nan=True)
     assert any(not torch.equal(before[k], v) for k, v in surrogate.model.state_dict().items() if k in before)
+
+
+def test_few_rows_keep_a_line_below_the_bar_that_beats_the_decoder_and_many_rows_keep_the_bar(monkeypatch):
+    widths = np.arange(4, 4 + MIN_ROWS + 4)
+    texts = [to_onnx_text(_net(int(c)), torch.zeros(1, 3, 8, 8)) for c in widths]
+    noisy = {"latency": _latency(widths) * np.exp(np.random.default_rng(0).normal(size=len(widths)))}
+    config = TrainConfig(epochs=1, batch_size=4, progress=False)
+    compared = _surrogate(texts)
+    compared.fit(texts, noisy, config, line_prior_min_r2=0.5, line_prior_folds=4)
+    assert 0.0 < compared.line_priors["latency"].loo_r2 < 0.5  # under the bar, yet better than the decoder
+    barred = _surrogate(texts)
+    monkeypatch.setattr("nasrlm.rlm.surrogate.CV_MAX_ROWS", len(widths) - 1)  # too many rows to compare
+    barred.fit(texts, noisy, config, line_prior_min_r2=0.5, line_prior_folds=4)
+    assert barred.line_priors == {} and barred.meta["line_priors"] == {"latency": None}

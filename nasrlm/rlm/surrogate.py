@@ -32,7 +32,7 @@ import torch
 
 from nasrlm.core.errors import NasrlmError
 from nasrlm.core.version import __version__
-from nasrlm.rlm.line_prior import LinePrior, decoder_beats_line
+from nasrlm.rlm.line_prior import CV_MAX_ROWS, LinePrior, decoder_beats_line
 from nasrlm.rlm.model import BuiltinEncoder, DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from nasrlm.rlm.number_tokenizer import NumberTokenizerConfig
 from nasrlm.rlm.number_tokenizer import dequantize as dequantize_samples
@@ -360,9 +360,10 @@ class Surrogate:
         (value states) fits a ridge line on the line's values to these rows, and keeps it as the
         objective's prior mean where its leave-one-out R^2 reaches this (on at least
         :data:`~nasrlm.rlm.line_prior.MIN_ROWS` rows); the decoder then learns the residual
-        (:mod:`nasrlm.rlm.line_prior`), and, with ``line_prior_folds`` of 2 or more, where the line alone
-        ranks held-out rows at least as well as the decoder alone does in that many folds (one fit of
-        a copy of the model per fold, on at most :data:`~nasrlm.rlm.line_prior.CV_MAX_ROWS` rows).
+        (:mod:`nasrlm.rlm.line_prior`). With ``line_prior_folds`` of 2 or more, a fit of at most
+        :data:`~nasrlm.rlm.line_prior.CV_MAX_ROWS` rows keeps instead any line better than the mean
+        (R^2 >= 0) that ranks held-out rows at least as well as the decoder alone does in that many
+        folds (one fit of a copy of the model per fold).
         The decision is kept with the model, like the transform, and not made again by later fits;
         ``math.inf``: no line.
 
@@ -401,13 +402,14 @@ class Surrogate:
         # the decoder writes never changes meaning between fits (a search refits every few trials).
         if math.isfinite(line_prior_min_r2) and features is not None:
             candidates: dict[str, LinePrior | None] = {}
+            compare = line_prior_folds >= 2 and len(texts) <= CV_MAX_ROWS  # else the bar alone decides
             for name, values in columns.items():
                 finite = np.isfinite(values)
                 if name not in priors and features[finite].any():
                     prior = LinePrior.fit(values[finite], features[finite])
-                    candidates[name] = prior if prior.loo_r2 >= line_prior_min_r2 else None
+                    candidates[name] = prior if prior.loo_r2 >= (0.0 if compare else line_prior_min_r2) else None
             contested = {name: columns[name] for name, prior in candidates.items() if prior is not None}
-            if contested and line_prior_folds >= 2:
+            if contested and compare:
                 decoder = self._decoder_alone(inputs, columns, config, target_transform, init_like, allow_missing)
                 for name in decoder_beats_line(contested, features, decoder, folds=line_prior_folds, seed=config.seed):
                     candidates[name] = None
