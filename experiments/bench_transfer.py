@@ -19,9 +19,10 @@ with a value (all of them, or a random --test-size of them, the same for every p
   for it), under the target's metric name, so that the target fit continues what it learned there.
 - ``gin``, ``gcn`` (and any other baseline of ``baselines``): trained on the N target archs only,
   from the space's own graph encoding.
-- ``costs_line``: the costs line's prior alone (``nasrlm.rlm.line_prior``, fitted on the N archs as
-  the recipe fits it, without its bar), read through --surrogate (a model that reads the line): what
-  MACs, parameters and activations rank without a decoder.
+- ``costs_line``: the line prior alone (``nasrlm.rlm.line_prior``, chosen on the N archs as a fit
+  chooses it, ``LinePrior.select``, without its bar or the comparison with the decoder), read through
+  --surrogate (a model that reads the costs line): what MACs, parameters, activations and op counts
+  rank without a decoder. (Before the op census, results files hold the line on the costs alone.)
 
 Each finished (target, shots, seed, predictor) row is appended to --out as it comes; a rerun skips the
 rows already there. The table at the end shows mean +- std over seeds.
@@ -166,17 +167,18 @@ def run_rlm(
 
 
 def run_line(args: argparse.Namespace, space: Any, metric: str, train: np.ndarray, test: np.ndarray) -> dict:
-    """The costs line's prior alone (nasrlm.rlm.line_prior, no bar): what the line ranks without a decoder."""
+    """The line prior alone (nasrlm.rlm.line_prior, chosen as a fit chooses it, no bar): what the line
+    ranks without a decoder."""
     from nasrlm.rlm.line_prior import LinePrior
     from nasrlm.rlm.surrogate import Surrogate
 
     surrogate = Surrogate.pretrained() if args.surrogate is None else Surrogate.load(args.surrogate)
     values = np.asarray(space.values(metric), dtype=np.float64)
-    features = surrogate.line_values(space.to_texts([*train.tolist(), *test.tolist()]))
+    features = surrogate.line_features(space.to_texts([*train.tolist(), *test.tolist()]))
     if features is None:
         sys.exit("bench_transfer.py: costs_line needs a --surrogate that reads the costs line (value states)")
     started = time.perf_counter()
-    prior = LinePrior.fit(values[train], features[: len(train)])
+    prior = LinePrior.select(values[train], features[: len(train)])
     fit_s = time.perf_counter() - started
     tau = kendall_tau(values[test], prior.mean(features[len(train) :]))
     return {"tau": tau, "fit_s": fit_s, "loo_r2": prior.loo_r2}

@@ -11,7 +11,7 @@ from nasrlm.rlm.model import DecoderConfig, EncoderConfig
 from nasrlm.rlm.surrogate import Surrogate
 from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
 from nasrlm.rlm.training import TrainConfig
-from nasrlm.text.graph_costs import VALUE_TOKENS, costed_text, graph_costs, is_costed_text, value_token
+from nasrlm.text.graph_costs import VALUE_TOKENS, costed_text, graph_costs, is_costed_text, op_census, value_token
 from nasrlm.text.onnx_text import parse_text, to_onnx_text
 from nasrlm.text.reading_text import reading_text
 
@@ -56,6 +56,16 @@ def test_macs_and_params_are_those_of_the_network(functions):
         assert costs.macs == _expected_macs(channels, stride)  # a folded function counts at each call
         assert costs.params == sum(p.numel() for p in net.parameters())
         assert costs.activations > 0
+
+
+@pytest.mark.parametrize("functions", [(), (Block,)])
+def test_the_op_census_counts_each_kind_at_each_call(functions):
+    census = op_census(_text(_net(), functions))
+    # The stem; two grouped 3x3 convs, one per block (a folded function counts at each call).
+    assert census["Conv 3x3"] == 1 and census["Conv 3x3 grouped"] == 2
+    assert census["Relu"] == 2 and census["Add"] == 2 and census["Gemm"] == 1
+    assert op_census(costed_text(_text(_net(), functions))) == census  # the costs line is no node
+    assert op_census("def f(x):\n    return x") == {}  # not a network: nothing to count
 
 
 def test_costed_text_is_the_text_then_one_line_of_costs():

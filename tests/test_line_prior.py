@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from nasrlm.rlm.line_prior import MIN_ROWS, LinePrior, decoder_beats_line
+from nasrlm.rlm.line_prior import COSTS, MIN_ROWS, LineFeatures, LinePrior, decoder_beats_line
 from nasrlm.rlm.model import DecoderConfig, EncoderConfig
 from nasrlm.rlm.surrogate import Surrogate
 from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
@@ -59,6 +60,62 @@ def test_the_ridge_keeps_collinear_values_from_trading_huge_weights():
         LinePrior.fit(macs, features[:5])
 
 
+def test_a_line_that_predicts_alone_keeps_the_decoders_spread_around_its_point():
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(20, 3))
+    values = 1.0 + features @ np.array([1.0, 0.5, 0.0]) + rng.normal(scale=0.3, size=20)
+    with_residual = LinePrior.fit(values, features)
+    alone = dataclasses.replace(with_residual, point_from_line=True)
+    written = rng.uniform(1, 9, size=(20, 33))  # what a decoder wrote, 33 samples a row
+    samples = alone.inverse(written, features)
+    np.testing.assert_allclose(np.median(samples, axis=1), alone.mean(features))  # the line's point
+    spread = with_residual.inverse(written, features)
+    np.testing.assert_allclose(samples - samples.mean(1, keepdims=True), spread - spread.mean(1, keepdims=True))
+    np.testing.assert_allclose(alone.inverse(written[:, 0], features), alone.mean(features))  # one sample
+    assert not np.allclose(np.median(spread, axis=1), alone.mean(features))  # with the residual: moved
+    assert LinePrior.from_dict(alone.to_dict()) == alone
+    assert not LinePrior.from_dict({**alone.to_dict(), "point_from_line": None}).point_from_line
+
+
+def test_line_features_name_the_costs_and_count_ops_on_a_log_scale():
+    costs = np.array([[1.0, 2.0, 3.0], [1.5, 2.5, 3.5]])
+    features = LineFeatures.from_texts(costs, [{"Conv 3x3": 3, "Relu": 1}, {"Relu": 7}])
+    assert features.names == (*COSTS, "ops: Conv 3x3", "ops: Relu")
+    np.testing.assert_allclose(features.values[:, 3:], np.log1p([[3, 1], [0, 7]]))
+    # A kind these texts never run reads as none of it; a value no text states is an error.
+    np.testing.assert_allclose(features.columns(["ops: MaxPool 3x3", "params"]), [[0.0, 2.0], [0.0, 2.5]])
+    with pytest.raises(ValueError, match="no line value 'flops'"):
+        features.columns(["flops"])
+    assert LineFeatures.from_texts(costs[:, 1:]).names == COSTS[1:]  # the last values the model reads
+    assert len(features[np.array([1])]) == 1 and features[np.array([1])].names == features.names
+
+
+def test_select_keeps_the_line_of_highest_held_out_r2_and_reads_its_own_columns():
+    rng = np.random.default_rng(3)
+    n = 24
+    costs = rng.normal(size=(n, 3))
+    convs = rng.integers(0, 9, size=n)
+    census = [{"Conv 3x3": int(c), "Relu": 4, "Add": int(rng.integers(0, 3))} for c in convs]
+    features = LineFeatures.from_texts(costs, census)
+    # A metric that follows the count of 3x3 convs, which the costs do not state: that count alone.
+    follows_convs = 3.0 * np.sqrt(1.0 + convs) * np.exp(rng.normal(scale=0.01, size=n))  # a power law
+    prior = LinePrior.select(follows_convs, features)
+    assert prior.names == ("ops: Conv 3x3",) and prior.loo_r2 > 0.99
+    assert prior.loo_r2 > LinePrior.fit(follows_convs, features).loo_r2  # beats the line on every value
+    # Read by name: a table of other texts, with other kinds and another column order, is read right.
+    other = LineFeatures.from_texts(costs[:2], [{"MaxPool 3x3": 1}, {"Conv 3x3": 5}])
+    np.testing.assert_allclose(prior.mean(other), [3.0, 3.0 * np.sqrt(6.0)], rtol=0.05)  # ridge shrinks a little
+    assert LinePrior.from_dict(prior.to_dict()) == prior
+    # A metric of the costs keeps the costs line (the first of equals); a constant count is no line.
+    follows_costs = costs @ np.array([1.0, -0.5, 0.2]) + rng.normal(scale=0.01, size=n)
+    assert LinePrior.select(follows_costs, features).names in (COSTS, features.names)
+    assert LinePrior.select(follows_costs, LineFeatures.from_texts(costs)).names == COSTS
+    # A prior saved before the census weighs the costs.
+    legacy = prior.to_dict()
+    del legacy["names"]
+    assert LinePrior.from_dict(legacy).names == COSTS
+
+
 def _net(channels: int) -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
@@ -96,6 +153,7 @@ def test_a_fit_with_the_prior_ranks_by_the_costs_line_and_keeps_it(tmp_path):
         train_texts, log_line, config, line_prior_min_r2=0.5, line_prior_folds=0, target_transform="log_affine"
     )
     assert set(surrogate.line_priors) == {"known", "latency"}
+    assert not surrogate.line_priors["latency"].point_from_line  # kept by the bar: the decoder adds its residual
     # One epoch teaches a 1-layer decoder nothing; the prior alone ranks unseen widths, scaled right.
     point = surrogate.predict(test_texts, objectives=["latency"], seed=1).point["latency"]
     assert spearmanr(point, _latency(test))[0] == pytest.approx(1.0)
@@ -112,6 +170,34 @@ def test_a_fit_with_the_prior_ranks_by_the_costs_line_and_keeps_it(tmp_path):
     assert loaded.line_priors == surrogate.line_priors
     again = loaded.sample(test_texts, seed=2, precision="float32")
     np.testing.assert_allclose(again, surrogate.sample(test_texts, seed=2, precision="float32"))
+
+
+def _pooled(channels: int, pools: int) -> nn.Module:
+    torch.manual_seed(0)
+    layers = [nn.Conv2d(3, channels, 3, padding=1), nn.ReLU()]
+    layers += [nn.MaxPool2d(3, stride=1, padding=1) for _ in range(pools)]  # no MACs, no parameters
+    return nn.Sequential(*layers, nn.Flatten()).eval()
+
+
+def test_a_fit_keeps_a_line_on_op_counts_and_prediction_counts_them():
+    rng = np.random.default_rng(4)
+    pools = np.array([0, 1, 2, 3, 4, 5] * 4)[: MIN_ROWS + 4]
+    channels = rng.integers(4, 12, size=len(pools))  # MACs that say nothing of the pools
+    texts = [
+        to_onnx_text(_pooled(int(c), int(p)), torch.zeros(1, 3, 8, 8)) for c, p in zip(channels, pools, strict=True)
+    ]
+    config = TrainConfig(epochs=1, batch_size=4, progress=False)
+    barred = _surrogate(texts)  # the bar alone weighs the costs line only, which misses the pools
+    barred.fit(texts, {"latency": 1.0 + pools}, config, line_prior_min_r2=0.0, line_prior_folds=0)
+    assert barred.line_priors == {} or barred.line_priors["latency"].names == COSTS
+    surrogate = _surrogate(texts)  # compared with the decoder: any line, here the pool count's
+    surrogate.fit(texts, {"latency": 1.0 + pools}, config, line_prior_min_r2=0.5, line_prior_folds=4)
+    assert surrogate.line_priors["latency"].names == ("ops: MaxPool 3x3",)
+    unseen = [to_onnx_text(_pooled(7, p), torch.zeros(1, 3, 8, 8)) for p in (6, 0, 3)]
+    point = surrogate.predict(unseen, objectives=["latency"], seed=0).point["latency"]
+    # One epoch teaches the decoder nothing: the line on the pool count ranks them, to scale.
+    assert np.argsort(point).tolist() == [1, 2, 0]
+    np.testing.assert_allclose(point, [7.0, 1.0, 4.0], rtol=0.5)
 
 
 def test_no_prior_without_a_costs_line_where_the_line_predicts_little_or_when_not_asked():
@@ -181,8 +267,9 @@ def test_a_fit_compares_the_line_with_copies_of_the_decoder_and_leaves_the_model
     surrogate = _surrogate(texts)
     before = {k: v.clone() for k, v in surrogate.model.state_dict().items()}
     surrogate.fit(texts, {"latency": _latency(widths)}, config, line_prior_min_r2=0.0, line_prior_folds=4)
-    # One epoch teaches a 1-layer decoder nothing: the line ranks held-out widths better, and is kept.
-    assert set(surrogate.line_priors) == {"latency"}
+    # One epoch teaches a 1-layer decoder nothing: the line ranks held-out widths better, and is kept,
+    # as what was compared: its point predicts, the decoder gives the spread around it.
+    assert set(surrogate.line_priors) == {"latency"} and surrogate.line_priors["latency"].point_from_line
     assert surrogate.objectives == ("known", "latency") and surrogate.meta["trained_on"] == len(widths)
     reference = _surrogate(texts)  # the same fit without the comparison gives the same weights
     reference.fit(texts, {"latency": _latency(widths)}, config, line_prior_min_r2=0.0, line_prior_folds=0)
@@ -198,7 +285,8 @@ def test_few_rows_keep_a_line_below_the_bar_that_beats_the_decoder_and_many_rows
     config = TrainConfig(epochs=1, batch_size=4, progress=False)
     compared = _surrogate(texts)
     compared.fit(texts, noisy, config, line_prior_min_r2=0.5, line_prior_folds=4)
-    assert 0.0 < compared.line_priors["latency"].loo_r2 < 0.5  # under the bar, yet better than the decoder
+    prior = compared.line_priors["latency"]
+    assert 0.0 < prior.loo_r2 < 0.5 and prior.point_from_line  # under the bar, yet better than the decoder
     barred = _surrogate(texts)
     monkeypatch.setattr("nasrlm.rlm.surrogate.CV_MAX_ROWS", len(widths) - 1)  # too many rows to compare
     barred.fit(texts, noisy, config, line_prior_min_r2=0.5, line_prior_folds=4)

@@ -20,21 +20,34 @@ fit has few rows (up to :data:`CV_MAX_ROWS`) and the recipe asks for it (``line_
 line better than the mean (R^2 >= 0) is instead kept where it ranks held-out rows at least as well as
 the decoder alone does (:func:`decoder_beats_line`).
 
+Which line: the costs line's three values are one candidate; a network's op census (how many
+convolutions of each kernel, pools, activations it runs: :func:`nasrlm.text.graph_costs.op_census`, a
+function of the text) gives more, as counts are what some metrics follow where MACs say little (on 16
+archs, NAS-Bench-101's accuracy its 3x3 convolutions, OFA-MobileNetV3's GPU latency its depthwise
+kernels). :meth:`LinePrior.select` keeps, of the line on the costs, lines on every value (ridge
+penalties 1, 4, 16) and each value alone, the one of highest leave-one-out R^2
+(experiments/results/screen_census_line.txt).
+
 Like target transforms, a prior is fitted once and kept with the model, so a model fine-tuned again
 keeps reading its own numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from nasrlm.core.metrics import spearman_rho
 from nasrlm.rlm.targets import TargetTransform
 
-__all__ = ["CV_MAX_ROWS", "MIN_ROWS", "LinePrior", "decoder_beats_line"]
+__all__ = ["COSTS", "CV_MAX_ROWS", "MIN_ROWS", "LineFeatures", "LinePrior", "decoder_beats_line"]
+
+# The costs line's values, in the order a costed text states them (nasrlm.text.graph_costs).
+COSTS = ("macs", "params", "activations")
+CENSUS_PREFIX = "ops: "  # a census count's feature name: "ops: Conv 3x3"
+_RIDGES = (1.0, 4.0, 16.0)  # penalties of the lines on every value that select() tries
 
 # Fewer rows cannot tell a line that generalizes from one that fits them by chance: on 10 NB201 archs
 # the line on latency_pixel3 reaches a leave-one-out R^2 of .56-.92 in 7 of 10 draws, yet ranks unseen
@@ -50,13 +63,60 @@ CV_MAX_ROWS = 128
 
 
 @dataclass(frozen=True)
+class LineFeatures:
+    """What a line can be fitted on, one row per text: named columns (``values`` is [N, len(names)]).
+
+    The costs line's values (in decades, as the model reads them) and, where asked for, the op census
+    of each text (``log(1 + count)``: a power law in counts, and 0 for an op a text does not run).
+    """
+
+    names: tuple[str, ...]
+    values: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.values.ndim != 2 or self.values.shape[1] != len(self.names):
+            raise ValueError(f"need one column per name: {self.values.shape} for {len(self.names)} names")
+
+    @classmethod
+    def from_texts(cls, costs: np.ndarray, census: Sequence[Mapping[str, int]] | None = None) -> LineFeatures:
+        """The costs line's values ([N, k]: its last k values) and, if given, each text's op census."""
+        costs = np.asarray(costs, dtype=np.float64)
+        if costs.ndim != 2 or costs.shape[1] > len(COSTS):
+            raise ValueError(f"need the costs line's values as [N, k <= {len(COSTS)}], got {costs.shape}")
+        names = COSTS[len(COSTS) - costs.shape[1] :]
+        if census is None:
+            return cls(names, costs)
+        kinds = sorted({kind for counts in census for kind in counts})
+        counts = np.array([[counts.get(kind, 0) for kind in kinds] for counts in census], dtype=np.float64)
+        counts = counts.reshape(len(census), len(kinds))
+        return cls((*names, *(CENSUS_PREFIX + kind for kind in kinds)), np.hstack([costs, np.log1p(counts)]))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, rows: np.ndarray | slice) -> LineFeatures:
+        return LineFeatures(self.names, self.values[rows])
+
+    def columns(self, names: Sequence[str]) -> np.ndarray:
+        """The named columns, [N, len(names)]; a census kind these texts never run is all zeros."""
+        out = np.zeros((len(self.values), len(names)))
+        for j, name in enumerate(names):
+            if name in self.names:
+                out[:, j] = self.values[:, self.names.index(name)]
+            elif not name.startswith(CENSUS_PREFIX):
+                raise ValueError(f"no line value {name!r}; these texts state {', '.join(self.names)}")
+        return out
+
+
+@dataclass(frozen=True)
 class LinePrior:
     """``scale(y) ~ bias + weights . features``, with ``scale`` the log where every training value is
     positive (a latency or a parameter count is a power law in MACs: a line in decades), else the
     identity; the residual reaches the decoder through ``residual``, a transform onto the digit range.
 
-    ``features`` are the line's values in decades, one row per text. An objective with a prior is
-    written through it instead of its :class:`TargetTransform`.
+    ``features`` are one row per text: a :class:`LineFeatures` table, of which the prior reads the
+    columns it was fitted on (:attr:`names`), or those columns as an array. An objective with a prior
+    is written through it instead of its :class:`TargetTransform`.
     """
 
     weights: tuple[float, ...]
@@ -64,15 +124,28 @@ class LinePrior:
     log: bool
     residual: TargetTransform
     loo_r2: float = -np.inf  # the line's leave-one-out R^2 (in ``scale``) on the rows it was fitted on
+    names: tuple[str, ...] = COSTS  # the values it weighs (priors saved before the census: the costs)
+    # The point is the line's, and the decoder gives only the spread: its residual samples are
+    # centred on their median. What a fit keeps where the line alone ranked held-out rows better than
+    # the decoder alone (decoder_beats_line): what was compared is then what predicts. A decoder that
+    # learns the residual of 16-100 rows fits their noise: kept with its residual, NB101's accuracy
+    # line ranked unseen archs .08-.10 below the line alone (experiments/results/screen_census_line.txt).
+    point_from_line: bool = False
 
     @classmethod
-    def fit(cls, values: np.ndarray, features: np.ndarray, ridge: float = 1.0) -> LinePrior:
+    def fit(cls, values: np.ndarray, features: LineFeatures | np.ndarray, ridge: float = 1.0) -> LinePrior:
         """Ridge regression on standardized features (``ridge`` is the penalty in units of one row's
         squared error: with 16 rows and three near-collinear values, NB201's MACs and parameters, the
-        unpenalized line would trade huge opposite weights). :attr:`loo_r2` says how well it predicts
-        rows it was not fitted on."""
+        unpenalized line would trade huge opposite weights), every column of ``features`` (an array's
+        columns are the costs line's values, as many as it has). :attr:`loo_r2` says how well it
+        predicts rows it was not fitted on."""
         values = np.asarray(values, dtype=np.float64)
-        features = np.asarray(features, dtype=np.float64)
+        if isinstance(features, LineFeatures):
+            names, features = features.names, features.values
+        else:
+            features = np.asarray(features, dtype=np.float64)
+            k = features.shape[-1] if features.ndim == 2 else 0
+            names = COSTS[len(COSTS) - k :] if k <= len(COSTS) else tuple(f"value {j}" for j in range(k))
         if features.ndim != 2 or len(features) != len(values):
             raise ValueError(f"need one feature row per target: {features.shape} for {len(values)} targets")
         log = bool(len(values) > 0 and (values > 0).all())
@@ -94,27 +167,49 @@ class LinePrior:
         else:
             loo_r2 = 1.0 - float(((residual / (1.0 - leverage)) ** 2).sum()) / spread
         transform = TargetTransform.fit(residual, "auto")
-        return cls(tuple(float(w) for w in weights), bias, log, transform, loo_r2)
+        return cls(tuple(float(w) for w in weights), bias, log, transform, loo_r2, tuple(names))
 
-    def _line(self, features: np.ndarray) -> np.ndarray:
-        return self.bias + np.asarray(features, dtype=np.float64) @ np.array(self.weights)
+    @classmethod
+    def select(cls, values: np.ndarray, features: LineFeatures) -> LinePrior:
+        """Of the line on the costs line's values, lines on every value (ridge penalties 1, 4 and 16)
+        and each value alone, the one of highest leave-one-out R^2 (ties: the earlier, the costs first).
 
-    def mean(self, features: np.ndarray) -> np.ndarray:
+        Choosing one of some twenty lines by R^2 on the same rows flatters it a little; the recipe's
+        bar, or the comparison with the decoder on held-out rows (:func:`decoder_beats_line`), then
+        decides whether it is kept.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        costs = [name for name in COSTS if name in features.names]
+        lines = [cls.fit(values, _only(features, costs))] if costs else []
+        lines += [cls.fit(values, features, ridge) for ridge in _RIDGES]
+        varied = [name for j, name in enumerate(features.names) if np.ptp(features.values[:, j]) > 0]
+        lines += [cls.fit(values, _only(features, [name])) for name in varied]
+        return max(lines, key=lambda line: line.loo_r2)  # max keeps the first of equals
+
+    def _line(self, features: LineFeatures | np.ndarray) -> np.ndarray:
+        matrix = features.columns(self.names) if isinstance(features, LineFeatures) else features
+        return self.bias + np.asarray(matrix, dtype=np.float64) @ np.array(self.weights)
+
+    def mean(self, features: LineFeatures | np.ndarray) -> np.ndarray:
         """The prior's prediction for each row of ``features``, in the objective's units."""
         line = self._line(features)
         return np.exp(np.clip(line, -700, 700)) if self.log else line
 
-    def forward(self, values: np.ndarray, features: np.ndarray) -> np.ndarray:
+    def forward(self, values: np.ndarray, features: LineFeatures | np.ndarray) -> np.ndarray:
         """What the decoder writes for these targets: the residual from the line, on the digit range."""
         values = np.asarray(values, dtype=np.float64)
         scaled = np.log(np.maximum(values, 1e-300)) if self.log else values
         return self.residual.forward(scaled - self._line(features))
 
-    def inverse(self, written: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Targets from what the decoder wrote; ``written`` is [N] or [N, samples]."""
+    def inverse(self, written: np.ndarray, features: LineFeatures | np.ndarray) -> np.ndarray:
+        """Targets from what the decoder wrote; ``written`` is [N] or [N, samples] (with
+        :attr:`point_from_line`, one row's samples keep their spread around the line)."""
         written = np.asarray(written, dtype=np.float64)
         line = self._line(features)
-        scaled = self.residual.inverse(written) + (line[:, None] if written.ndim == 2 else line)
+        residual = self.residual.inverse(written)
+        if self.point_from_line:
+            residual = residual - (np.median(residual, axis=-1, keepdims=True) if written.ndim == 2 else residual)
+        scaled = residual + (line[:, None] if written.ndim == 2 else line)
         return np.exp(np.clip(scaled, -700, 700)) if self.log else scaled
 
     def to_dict(self) -> dict:
@@ -124,18 +219,32 @@ class LinePrior:
             "log": self.log,
             "residual": self.residual.to_dict(),
             "loo_r2": self.loo_r2,
+            "names": list(self.names),
+            "point_from_line": self.point_from_line,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> LinePrior:
         weights = tuple(float(w) for w in data["weights"])
         residual = TargetTransform.from_dict(data["residual"])
-        return cls(weights, float(data["bias"]), bool(data["log"]), residual, float(data.get("loo_r2", -np.inf)))
+        return cls(
+            weights,
+            float(data["bias"]),
+            bool(data["log"]),
+            residual,
+            float(data.get("loo_r2", -np.inf)),
+            tuple(data.get("names", COSTS)),
+            bool(data.get("point_from_line", False)),
+        )
+
+
+def _only(features: LineFeatures, names: Sequence[str]) -> LineFeatures:
+    return LineFeatures(tuple(names), features.columns(names))
 
 
 def decoder_beats_line(
     values: Mapping[str, np.ndarray],
-    features: np.ndarray,
+    features: LineFeatures | np.ndarray,
     decoder_predictions: Callable[[np.ndarray, np.ndarray], Mapping[str, np.ndarray]],
     *,
     folds: int,
@@ -147,10 +256,13 @@ def decoder_beats_line(
     Rows with every value finite (at most ``max_rows`` of them, drawn with ``seed``) are split into
     ``folds``; for each fold, ``decoder_predictions(fit_rows, held_rows)`` (indices into ``features``)
     fits the decoder without any prior on the other folds' rows and returns its point predictions of
-    each objective on the held-out ones, and a line is fitted on the same rows. Each side's held-out
+    each objective on the held-out ones, and a line is chosen on the same rows (:meth:`LinePrior.select`;
+    an array of ``features`` is the costs line's values). Each side's held-out
     predictions, pooled over the folds, are ranked against the truth (Spearman); ties keep the line.
     Too few rows for ``folds`` folds of two decide nothing (an empty set).
     """
+    if not isinstance(features, LineFeatures):
+        features = LineFeatures.from_texts(features)
     names = list(values)
     stacked = np.stack([np.asarray(values[name], dtype=np.float64) for name in names], axis=1)
     if len(features) != len(stacked):
@@ -167,7 +279,7 @@ def decoder_beats_line(
         predicted = decoder_predictions(fit_rows, held_rows)
         for j, name in enumerate(names):
             decoded[fold == k, j] = predicted[name]
-            line = LinePrior.fit(stacked[fit_rows, j], features[fit_rows])
+            line = LinePrior.select(stacked[fit_rows, j], features[fit_rows])
             lined[fold == k, j] = line.mean(features[held_rows])
     truth = stacked[rows]
     return {

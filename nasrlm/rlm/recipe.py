@@ -70,7 +70,12 @@ class FineTuneRecipe:
     # decides at every size. Chosen on validation data (experiments/results/screen_line_prior_cv.txt;
     # c7, transfer seeds 10-12, 16 / 100 shots): TransNAS class_scene_acc .440 -> .611 at 16, NB101
     # acc .488 -> .527 at 100, NB201 acc .483 -> .455 at 16, every other target and shot count, and
-    # the own family's validation seed (.999 / .976), unchanged.
+    # the own family's validation seed (.999 / .976), unchanged. Those fits choose among lines on the
+    # costs and the op census, and a line that wins predicts with its point (line_prior.LinePrior).
+    # Validation seeds (experiments/results/screen_census_line.txt), with the census: OFA latency at
+    # 100 shots .656 -> .709, FBNet pixel3 .808 -> .852, NB101 acc at 16 .274 -> .381, NB201 acc at
+    # 16 .455 -> .445, the rest within .02; a line kept with the decoder's residual ranked below the
+    # line alone (NB101 at 16 / 100 shots: .504 / .518 against .601 / .615).
     line_prior_folds: int = 4
     num_samples: int = 32  # per prediction
     # Sampling temperature of predictions: trained to a fixed length on every row, the model is
