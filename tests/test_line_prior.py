@@ -79,14 +79,14 @@ def test_a_line_that_predicts_alone_keeps_the_decoders_spread_around_its_point()
 
 def test_line_features_name_the_costs_and_count_ops_on_a_log_scale():
     costs = np.array([[1.0, 2.0, 3.0], [1.5, 2.5, 3.5]])
-    features = LineFeatures.from_texts(costs, [{"Conv 3x3": 3, "Relu": 1}, {"Relu": 7}])
+    features = LineFeatures.from_costs(costs, [{"Conv 3x3": 3, "Relu": 1}, {"Relu": 7}])
     assert features.names == (*COSTS, "ops: Conv 3x3", "ops: Relu")
     np.testing.assert_allclose(features.values[:, 3:], np.log1p([[3, 1], [0, 7]]))
     # A kind these texts never run reads as none of it; a value no text states is an error.
     np.testing.assert_allclose(features.columns(["ops: MaxPool 3x3", "params"]), [[0.0, 2.0], [0.0, 2.5]])
     with pytest.raises(ValueError, match="no line value 'flops'"):
         features.columns(["flops"])
-    assert LineFeatures.from_texts(costs[:, 1:]).names == COSTS[1:]  # the last values the model reads
+    assert LineFeatures.from_costs(costs[:, 1:]).names == COSTS[1:]  # the last values the model reads
     assert len(features[np.array([1])]) == 1 and features[np.array([1])].names == features.names
 
 
@@ -96,20 +96,20 @@ def test_select_keeps_the_line_of_highest_held_out_r2_and_reads_its_own_columns(
     costs = rng.normal(size=(n, 3))
     convs = rng.integers(0, 9, size=n)
     census = [{"Conv 3x3": int(c), "Relu": 4, "Add": int(rng.integers(0, 3))} for c in convs]
-    features = LineFeatures.from_texts(costs, census)
+    features = LineFeatures.from_costs(costs, census)
     # A metric that follows the count of 3x3 convs, which the costs do not state: that count alone.
     follows_convs = 3.0 * np.sqrt(1.0 + convs) * np.exp(rng.normal(scale=0.01, size=n))  # a power law
     prior = LinePrior.select(follows_convs, features)
     assert prior.names == ("ops: Conv 3x3",) and prior.loo_r2 > 0.99
     assert prior.loo_r2 > LinePrior.fit(follows_convs, features).loo_r2  # beats the line on every value
     # Read by name: a table of other texts, with other kinds and another column order, is read right.
-    other = LineFeatures.from_texts(costs[:2], [{"MaxPool 3x3": 1}, {"Conv 3x3": 5}])
+    other = LineFeatures.from_costs(costs[:2], [{"MaxPool 3x3": 1}, {"Conv 3x3": 5}])
     np.testing.assert_allclose(prior.mean(other), [3.0, 3.0 * np.sqrt(6.0)], rtol=0.05)  # ridge shrinks a little
     assert LinePrior.from_dict(prior.to_dict()) == prior
     # A metric of the costs keeps the costs line (the first of equals); a constant count is no line.
     follows_costs = costs @ np.array([1.0, -0.5, 0.2]) + rng.normal(scale=0.01, size=n)
     assert LinePrior.select(follows_costs, features).names in (COSTS, features.names)
-    assert LinePrior.select(follows_costs, LineFeatures.from_texts(costs)).names == COSTS
+    assert LinePrior.select(follows_costs, LineFeatures.from_costs(costs)).names == COSTS
     # A prior saved before the census weighs the costs.
     legacy = prior.to_dict()
     del legacy["names"]

@@ -24,9 +24,10 @@ Which line: the costs line's three values are one candidate; a network's op cens
 convolutions of each kernel, pools, activations it runs: :func:`nasrlm.text.graph_costs.op_census`, a
 function of the text) gives more, as counts are what some metrics follow where MACs say little (on 16
 archs, NAS-Bench-101's accuracy its 3x3 convolutions, OFA-MobileNetV3's GPU latency its depthwise
-kernels). :meth:`LinePrior.select` keeps, of the line on the costs, lines on every value (ridge
-penalties 1, 4, 16) and each value alone, the one of highest leave-one-out R^2
-(experiments/results/screen_census_line.txt).
+kernels). In fits compared with the decoder, :meth:`LinePrior.select` keeps, of the line on the costs,
+lines on every value (ridge penalties 1, 4, 16) and each value alone, the one of highest leave-one-out
+R^2, and a line that wins the comparison predicts alone (:attr:`LinePrior.point_from_line`); fits the
+bar decides keep the line on the costs (experiments/results/screen_census_line.txt).
 
 Like target transforms, a prior is fitted once and kept with the model, so a model fine-tuned again
 keeps reading its own numbers.
@@ -78,7 +79,7 @@ class LineFeatures:
             raise ValueError(f"need one column per name: {self.values.shape} for {len(self.names)} names")
 
     @classmethod
-    def from_texts(cls, costs: np.ndarray, census: Sequence[Mapping[str, int]] | None = None) -> LineFeatures:
+    def from_costs(cls, costs: np.ndarray, census: Sequence[Mapping[str, int]] | None = None) -> LineFeatures:
         """The costs line's values ([N, k]: its last k values) and, if given, each text's op census."""
         costs = np.asarray(costs, dtype=np.float64)
         if costs.ndim != 2 or costs.shape[1] > len(COSTS):
@@ -129,7 +130,7 @@ class LinePrior:
     # centred on their median. What a fit keeps where the line alone ranked held-out rows better than
     # the decoder alone (decoder_beats_line): what was compared is then what predicts. A decoder that
     # learns the residual of 16-100 rows fits their noise: kept with its residual, NB101's accuracy
-    # line ranked unseen archs .08-.10 below the line alone (experiments/results/screen_census_line.txt).
+    # line ranked unseen archs .07-.10 below the line alone (experiments/results/screen_census_line.txt).
     point_from_line: bool = False
 
     @classmethod
@@ -262,7 +263,7 @@ def decoder_beats_line(
     Too few rows for ``folds`` folds of two decide nothing (an empty set).
     """
     if not isinstance(features, LineFeatures):
-        features = LineFeatures.from_texts(features)
+        features = LineFeatures.from_costs(features)
     names = list(values)
     stacked = np.stack([np.asarray(values[name], dtype=np.float64) for name in names], axis=1)
     if len(features) != len(stacked):

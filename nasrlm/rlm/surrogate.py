@@ -602,12 +602,12 @@ class Surrogate:
         if costs is None:
             return None
         if not census:
-            return LineFeatures.from_texts(costs)
+            return LineFeatures.from_costs(costs)
         cache = self._census_cache
         if len(cache) > 100_000:  # as the reading cache: a long search keeps proposing new networks
             cache.clear()
         counts = [cache[t] if t in cache else cache.setdefault(t, op_census(t)) for t in texts]
-        return LineFeatures.from_texts(costs, counts)
+        return LineFeatures.from_costs(costs, counts)
 
     def _census_read(self, names: Iterable[str]) -> bool:
         """Whether the line priors of ``names`` weigh op counts (so prediction must count them)."""
