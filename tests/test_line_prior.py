@@ -11,6 +11,7 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
+from nasrlm.core.metrics import kendall_tau
 from nasrlm.rlm.line_prior import COSTS, MIN_ROWS, LineFeatures, LinePrior, decoder_beats_line
 from nasrlm.rlm.model import DecoderConfig, EncoderConfig
 from nasrlm.rlm.surrogate import Surrogate
@@ -60,21 +61,49 @@ def test_the_ridge_keeps_collinear_values_from_trading_huge_weights():
         LinePrior.fit(macs, features[:5])
 
 
-def test_a_line_that_predicts_alone_keeps_the_decoders_spread_around_its_point():
+def test_a_line_that_predicts_alone_spreads_its_samples_by_its_held_out_errors_in_the_decoders_order():
     rng = np.random.default_rng(5)
-    features = rng.normal(size=(20, 3))
-    values = 1.0 + features @ np.array([1.0, 0.5, 0.0]) + rng.normal(scale=0.3, size=20)
+    weights = np.array([1.0, 0.5, 0.0])
+    features = rng.normal(size=(60, 3))
+    values = 1.0 + features @ weights + rng.normal(scale=0.3, size=60)
     with_residual = LinePrior.fit(values, features)
     alone = dataclasses.replace(with_residual, point_from_line=True)
-    written = rng.uniform(1, 9, size=(20, 33))  # what a decoder wrote, 33 samples a row
-    samples = alone.inverse(written, features)
-    np.testing.assert_allclose(np.median(samples, axis=1), alone.mean(features))  # the line's point
-    spread = with_residual.inverse(written, features)
-    np.testing.assert_allclose(samples - samples.mean(1, keepdims=True), spread - spread.mean(1, keepdims=True))
-    np.testing.assert_allclose(alone.inverse(written[:, 0], features), alone.mean(features))  # one sample
-    assert not np.allclose(np.median(spread, axis=1), alone.mean(features))  # with the residual: moved
+    assert len(alone.held_out_errors) == 60 and 0.2 < np.std(alone.held_out_errors) < 0.4
+    unseen = rng.normal(size=(4000, 3))
+    truth = 1.0 + unseen @ weights + rng.normal(scale=0.3, size=4000)
+    written = rng.uniform(1, 9, size=(4000, 32))  # what a decoder wrote, 32 samples a row
+    samples = alone.inverse(written, unseen)
+    # The decoder orders each row's samples; the spread is the line's held-out error: intervals cover.
+    np.testing.assert_array_equal(np.argsort(samples, axis=1), np.argsort(written, axis=1))
+    for level, (low, high) in ((0.5, (0.42, 0.58)), (0.9, (0.84, 0.96))):
+        lower, upper = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=1)
+        assert low < np.mean((lower <= truth) & (truth <= upper)) < high
+    np.testing.assert_allclose(alone.inverse(written[:, 0], unseen), alone.mean(unseen))  # one sample: the point
+    # Saved without its errors (before they were kept): the decoder's spread around the line's point.
+    legacy = LinePrior.from_dict({**alone.to_dict(), "held_out_errors": None})
+    spread = legacy.inverse(written, unseen)
+    np.testing.assert_allclose(np.median(spread, axis=1), alone.mean(unseen))
+    decoded = with_residual.inverse(written, unseen)
+    np.testing.assert_allclose(spread - spread.mean(1, keepdims=True), decoded - decoded.mean(1, keepdims=True))
     assert LinePrior.from_dict(alone.to_dict()) == alone
     assert not LinePrior.from_dict({**alone.to_dict(), "point_from_line": None}).point_from_line
+
+
+def test_a_line_on_ranks_is_not_turned_by_a_diverged_run_and_predicts_in_the_targets_units():
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(24, 2))
+    accuracy = 90.0 + 2.0 * features[:, 0] + rng.normal(scale=0.2, size=24)
+    diverged = accuracy.copy()
+    diverged[np.argmax(features[:, 0])] = 10.0  # the best arch's training failed: 10 % accuracy
+    unseen = rng.normal(size=(500, 2))
+    truth = 90.0 + 2.0 * unseen[:, 0]
+    on_values, on_ranks = LinePrior.fit(diverged, features), LinePrior.fit(diverged, features, ranks=True)
+    # One row of 24 turns the line on the values against the trend; on ranks it is one low rank.
+    assert kendall_tau(truth, on_ranks.mean(unseen)) > 0.5 > 0.0 > kendall_tau(truth, on_values.mean(unseen))
+    clean = LinePrior.fit(accuracy, features, ranks=True)
+    assert clean.ranks and np.corrcoef(truth, clean.mean(unseen))[0, 1] > 0.98
+    assert abs(np.mean(clean.mean(unseen)) - 90.0) < 0.5  # mapped onto the targets, not their ranks
+    assert LinePrior.from_dict(clean.to_dict()) == clean
 
 
 def test_line_features_name_the_costs_and_count_ops_on_a_log_scale():
@@ -94,14 +123,14 @@ def test_select_keeps_the_line_of_highest_held_out_r2_and_reads_its_own_columns(
     rng = np.random.default_rng(3)
     n = 24
     costs = rng.normal(size=(n, 3))
-    convs = rng.integers(0, 9, size=n)
+    convs = rng.integers(0, 40, size=n)  # few ties: a rank line on a tied count fits it less well
     census = [{"Conv 3x3": int(c), "Relu": 4, "Add": int(rng.integers(0, 3))} for c in convs]
     features = LineFeatures.from_costs(costs, census)
     # A metric that follows the count of 3x3 convs, which the costs do not state: that count alone.
     follows_convs = 3.0 * np.sqrt(1.0 + convs) * np.exp(rng.normal(scale=0.01, size=n))  # a power law
     prior = LinePrior.select(follows_convs, features)
-    assert prior.names == ("ops: Conv 3x3",) and prior.loo_r2 > 0.99
-    assert prior.loo_r2 > LinePrior.fit(follows_convs, features).loo_r2  # beats the line on every value
+    assert prior.names == ("ops: Conv 3x3",) and prior.loo_r2 > 0.9  # on ranks: a curve in the count's log
+    assert prior.loo_r2 > LinePrior.fit(follows_convs, features, ranks=True).loo_r2  # beats the line on every value
     # Read by name: a table of other texts, with other kinds and another column order, is read right.
     other = LineFeatures.from_costs(costs[:2], [{"MaxPool 3x3": 1}, {"Conv 3x3": 5}])
     np.testing.assert_allclose(prior.mean(other), [3.0, 3.0 * np.sqrt(6.0)], rtol=0.05)  # ridge shrinks a little
@@ -181,7 +210,7 @@ def _pooled(channels: int, pools: int) -> nn.Module:
 
 def test_a_fit_keeps_a_line_on_op_counts_and_prediction_counts_them():
     rng = np.random.default_rng(4)
-    pools = np.array([0, 1, 2, 3, 4, 5] * 4)[: MIN_ROWS + 4]
+    pools = np.array([0, 1, 3, 7, 15] * 4)[: MIN_ROWS + 4]  # ranks even in log(1 + pools)
     channels = rng.integers(4, 12, size=len(pools))  # MACs that say nothing of the pools
     texts = [
         to_onnx_text(_pooled(int(c), int(p)), torch.zeros(1, 3, 8, 8)) for c, p in zip(channels, pools, strict=True)
@@ -271,7 +300,8 @@ def test_a_fit_compares_the_line_with_copies_of_the_decoder_and_leaves_the_model
     # as what was compared: its point predicts, the decoder gives the spread around it.
     assert set(surrogate.line_priors) == {"latency"} and surrogate.line_priors["latency"].point_from_line
     assert surrogate.objectives == ("known", "latency") and surrogate.meta["trained_on"] == len(widths)
-    reference = _surrogate(texts)  # the same fit without the comparison gives the same weights
+    reference = _surrogate(texts)  # the same fit with that line, without the comparison: the same weights
+    reference.meta["line_priors"] = {"latency": surrogate.line_priors["latency"].to_dict()}
     reference.fit(texts, {"latency": _latency(widths)}, config, line_prior_min_r2=0.0, line_prior_folds=0)
     for name, tensor in reference.model.state_dict().items():
         torch.testing.assert_close(surrogate.model.state_dict()[name], tensor, equal_nan=True)
