@@ -138,7 +138,7 @@ def cross_model(args: argparse.Namespace, target_space: str, metric: str) -> tup
 
 def run_rlm(
     args: argparse.Namespace, space: Any, metric: str, train: np.ndarray, test: np.ndarray, seed: int, start: Any
-) -> dict[str, float]:
+) -> dict[str, Any]:
     from nasrlm.rlm.recipe import DEFAULT_RECIPE
     from nasrlm.rlm.surrogate import Surrogate
 
@@ -163,7 +163,14 @@ def run_rlm(
     prediction = surrogate.predict(
         space.to_texts(test.tolist()), num_samples=args.samples, objectives=[metric], seed=seed, progress=False
     )
-    return {"tau": kendall_tau(values[test], prediction.point[metric]), "fit_s": fit_s}
+    prior = surrogate.line_priors.get(metric)
+    return {
+        "tau": kendall_tau(values[test], prediction.point[metric]),
+        "fit_s": fit_s,
+        # What the fit kept (a line predicting alone, with the decoder's residual, or the decoder) and why.
+        "line": None if prior is None else {"names": list(prior.names), "point_from_line": prior.point_from_line},
+        "comparison": (surrogate.meta.get("line_prior_comparisons") or {}).get(metric),
+    }
 
 
 def run_line(args: argparse.Namespace, space: Any, metric: str, train: np.ndarray, test: np.ndarray) -> dict:
@@ -195,6 +202,19 @@ def run_baseline(name: str, space: Any, metric: str, train: np.ndarray, test: np
     fit_s = time.perf_counter() - started
     predicted = predictor.predict([archs[i] for i in test])[metric]
     return {"tau": kendall_tau(values[test], predicted), "fit_s": fit_s}
+
+
+def _kept(row: dict[str, Any]) -> str:
+    """What an RLM fit kept, for the progress line: "" for other predictors."""
+    if "line" not in row:
+        return ""
+    compared = row.get("comparison")
+    why = "" if not compared else f" (held out: decoder {compared['decoder']:.3f}, line {compared['line']:.3f}"
+    why += "" if not compared else f" +- {compared['standard_error']:.3f})"
+    if row["line"] is None:
+        return f", decoder alone{why}"
+    alone = "alone" if row["line"]["point_from_line"] else "with the decoder's residual"
+    return f", line on {len(row['line']['names'])} values {alone}{why}"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -285,7 +305,7 @@ def main() -> None:
                     rows.append(row)
                     with out.open("a") as handle:
                         handle.write(json.dumps(row) + "\n")
-                    print(f"{target} {n} shots seed {seed} {predictor}: tau {row['tau']:.3f}", flush=True)
+                    print(f"{target} {n} shots seed {seed} {predictor}: tau {row['tau']:.3f}{_kept(row)}", flush=True)
     print(table(rows))
 
 

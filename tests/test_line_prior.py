@@ -12,7 +12,15 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from nasrlm.core.metrics import kendall_tau
-from nasrlm.rlm.line_prior import COSTS, MIN_ROWS, LineFeatures, LinePrior, decoder_beats_line
+from nasrlm.rlm.line_prior import (
+    COSTS,
+    DECODER_MARGIN,
+    MIN_ROWS,
+    LineComparison,
+    LineFeatures,
+    LinePrior,
+    compare_with_decoder,
+)
 from nasrlm.rlm.model import DecoderConfig, EncoderConfig
 from nasrlm.rlm.surrogate import Surrogate
 from nasrlm.rlm.text_tokenizer import TextTokenizerConfig
@@ -274,19 +282,29 @@ def test_the_line_is_kept_where_it_ranks_held_out_rows_as_well_as_the_decoder_al
         # A decoder that learned the curve exactly, and the linear target only roughly.
         return {"linear": values["linear"][held_rows] + noise, "curved": values["curved"][held_rows]}
 
-    beaten = decoder_beats_line(values, features, decoder, folds=4, seed=0)
-    assert beaten == {"curved"}
+    compared = compare_with_decoder(values, features, decoder, folds=4, seed=0)
+    assert {name for name, c in compared.items() if c.decoder_wins} == {"curved"}
+    assert compared["curved"].decoder > 0.99 and compared["linear"].line > 0.99
+    assert 0.0 < compared["linear"].standard_error < 0.2
     assert len(calls) == 4
     held = np.concatenate([h for _, h in calls])
     assert sorted(held.tolist()) == list(range(40))  # every row held out once
     assert all(not set(f) & set(h) for f, h in calls)  # never fitted on what it is scored on
     calls.clear()
-    capped = decoder_beats_line(values, features, decoder, folds=4, seed=0, max_rows=12)
-    assert capped == {"curved"} and sum(len(h) for _, h in calls) == 12
+    capped = compare_with_decoder(values, features, decoder, folds=4, seed=0, max_rows=12)
+    assert set(capped) == {"linear", "curved"} and sum(len(h) for _, h in calls) == 12
     few = {name: v[:7] for name, v in values.items()}
-    assert decoder_beats_line(few, features[:7], decoder, folds=4, seed=0) == set()  # under two rows a fold
+    assert compare_with_decoder(few, features[:7], decoder, folds=4, seed=0) == {}  # under two rows a fold
     with pytest.raises(ValueError, match="one feature row per target"):
-        decoder_beats_line(values, features[:7], decoder, folds=4, seed=0)
+        compare_with_decoder(values, features[:7], decoder, folds=4, seed=0)
+
+
+def test_the_decoder_must_beat_the_line_by_more_than_the_margin_in_standard_errors():
+    assert DECODER_MARGIN >= 1.0  # the line, the simpler model, keeps a close call
+    assert LineComparison(decoder=0.70, line=0.50, standard_error=0.1).decoder_wins
+    assert not LineComparison(decoder=0.55, line=0.50, standard_error=0.1).decoder_wins
+    assert not LineComparison(decoder=0.50, line=0.50, standard_error=0.0).decoder_wins  # a tie keeps the line
+    assert LineComparison(0.7, 0.5, 0.1).to_dict() == {"decoder": 0.7, "line": 0.5, "standard_error": 0.1}
 
 
 def test_a_fit_compares_the_line_with_copies_of_the_decoder_and_leaves_the_model_as_one_fit_left_it():
@@ -299,6 +317,8 @@ def test_a_fit_compares_the_line_with_copies_of_the_decoder_and_leaves_the_model
     # One epoch teaches a 1-layer decoder nothing: the line ranks held-out widths better, and is kept,
     # as what was compared: its point predicts, the decoder gives the spread around it.
     assert set(surrogate.line_priors) == {"latency"} and surrogate.line_priors["latency"].point_from_line
+    compared = surrogate.meta["line_prior_comparisons"]["latency"]  # why it was kept, kept with the model
+    assert not LineComparison(**compared).decoder_wins and compared["line"] > 0.9
     assert surrogate.objectives == ("known", "latency") and surrogate.meta["trained_on"] == len(widths)
     reference = _surrogate(texts)  # the same fit with that line, without the comparison: the same weights
     reference.meta["line_priors"] = {"latency": surrogate.line_priors["latency"].to_dict()}

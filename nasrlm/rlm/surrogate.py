@@ -32,7 +32,7 @@ import torch
 
 from nasrlm.core.errors import NasrlmError
 from nasrlm.core.version import __version__
-from nasrlm.rlm.line_prior import CENSUS_PREFIX, CV_MAX_ROWS, LineFeatures, LinePrior, decoder_beats_line
+from nasrlm.rlm.line_prior import CENSUS_PREFIX, CV_MAX_ROWS, LineFeatures, LinePrior, compare_with_decoder
 from nasrlm.rlm.model import BuiltinEncoder, DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from nasrlm.rlm.number_tokenizer import NumberTokenizerConfig
 from nasrlm.rlm.number_tokenizer import dequantize as dequantize_samples
@@ -424,11 +424,17 @@ class Surrogate:
             contested = {name: columns[name] for name, prior in candidates.items() if prior is not None}
             if contested and compare:
                 decoder = self._decoder_alone(inputs, columns, config, target_transform, init_like, allow_missing)
-                beaten = decoder_beats_line(contested, features, decoder, folds=line_prior_folds, seed=config.seed)
-                # What won predicts: the decoder alone, or the line (its point; the decoder its spread).
+                compared = compare_with_decoder(contested, features, decoder, folds=line_prior_folds, seed=config.seed)
+                # What won predicts: the decoder alone, or the line (its point; its held-out errors the spread).
                 candidates.update(
-                    {name: None if name in beaten else _point_from_line(candidates[name]) for name in contested}
+                    {
+                        name: None if name in compared and compared[name].decoder_wins else _point_from_line(prior)
+                        for name, prior in candidates.items()
+                        if name in contested
+                    }
                 )
+                comparisons = self.meta.setdefault("line_prior_comparisons", {})
+                comparisons.update({name: comparison.to_dict() for name, comparison in compared.items()})
             priors.update({name: prior.to_dict() if prior else None for name, prior in candidates.items()})
         before = set(self.objectives)
         for name, values in columns.items():
@@ -510,7 +516,7 @@ class Surrogate:
         init_like: bool,
         allow_missing: bool,
     ) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
-        """For :func:`~nasrlm.rlm.line_prior.decoder_beats_line`: fit a copy of this model, without
+        """For :func:`~nasrlm.rlm.line_prior.compare_with_decoder`: fit a copy of this model, without
         line priors, on some rows and return its point predictions (the median of the recipe's
         samples) of every objective on others. Copies share the frozen encoder's states."""
         from nasrlm.rlm.recipe import DEFAULT_RECIPE
