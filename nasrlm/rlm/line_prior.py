@@ -17,8 +17,8 @@ whether the line beats a constant; whether it beats the decoder depends on how m
 from the rows: on 16 TransNAS archs a line of R^2 .22 ranks at tau .63 while the decoder alone reaches
 .24, and on 156 NB201 archs a line of R^2 .32 ranks at .48 while the decoder reaches .60. So where a
 fit has few rows (up to :data:`CV_MAX_ROWS`) and the recipe asks for it (``line_prior_folds``), any
-line better than the mean (R^2 >= 0) is instead kept where it ranks held-out rows at least as well as
-the decoder alone does (:func:`compare_with_decoder`).
+line better than the mean (R^2 >= 0) is instead kept unless the decoder alone ranks held-out rows
+better by more than a standard error (:func:`compare_with_decoder`, :data:`DECODER_MARGIN`).
 
 Which line: the costs line's three values are one candidate; a network's op census (how many
 convolutions of each kernel, pools, activations it runs: :func:`nasrlm.text.graph_costs.op_census`, a
@@ -26,8 +26,10 @@ function of the text) gives more, as counts are what some metrics follow where M
 archs, NAS-Bench-101's accuracy its 3x3 convolutions, OFA-MobileNetV3's GPU latency its depthwise
 kernels). In fits compared with the decoder, :meth:`LinePrior.select` keeps, of the line on the costs,
 lines on every value (ridge penalties 1, 4, 16) and each value alone, the one of highest leave-one-out
-R^2, and a line that wins the comparison predicts alone (:attr:`LinePrior.point_from_line`); fits the
-bar decides keep the line on the costs (experiments/results/screen_census_line.txt).
+R^2, each fitted to the targets' ranks (a diverged training run among a few rows is one low rank, not
+a pull on the line), and a line that wins the comparison predicts alone (:attr:`LinePrior.point_from_line`),
+its samples spread by its own leave-one-out errors; fits the bar decides keep the line on the costs,
+fitted to the values (experiments/results/screen_census_line.txt, screen_rank_line.txt).
 
 Like target transforms, a prior is fitted once and kept with the model, so a model fine-tuned again
 keeps reading its own numbers.
