@@ -81,11 +81,17 @@ def test_a_line_that_predicts_alone_spreads_its_samples_by_its_held_out_errors_i
     truth = 1.0 + unseen @ weights + rng.normal(scale=0.3, size=4000)
     written = rng.uniform(1, 9, size=(4000, 32))  # what a decoder wrote, 32 samples a row
     samples = alone.inverse(written, unseen)
-    # The decoder orders each row's samples; the spread is the line's held-out error: intervals cover.
+    # The decoder orders each row's samples; the spread is the line's held-out error: intervals cover
+    # as they say (over draws of the 60 rows: one draw's errors cover 90 % +- 4 %).
     np.testing.assert_array_equal(np.argsort(samples, axis=1), np.argsort(written, axis=1))
-    for level, (low, high) in ((0.5, (0.42, 0.58)), (0.9, (0.84, 0.96))):
-        lower, upper = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=1)
-        assert low < np.mean((lower <= truth) & (truth <= upper)) < high
+    covered = []
+    for draw in range(10):
+        rows = np.random.default_rng(100 + draw).normal(size=(60, 3))
+        drawn = 1.0 + rows @ weights + np.random.default_rng(200 + draw).normal(scale=0.3, size=60)
+        spread_out = dataclasses.replace(LinePrior.fit(drawn, rows), point_from_line=True).inverse(written, unseen)
+        bounds = np.quantile(spread_out, [0.25, 0.75, 0.05, 0.95], axis=1)
+        covered.append([np.mean((bounds[k] <= truth) & (truth <= bounds[k + 1])) for k in (0, 2)])
+    assert 0.45 < np.mean(covered, axis=0)[0] < 0.55 and 0.86 < np.mean(covered, axis=0)[1] < 0.94
     np.testing.assert_allclose(alone.inverse(written[:, 0], unseen), alone.mean(unseen))  # one sample: the point
     # Saved without its errors (before they were kept): the decoder's spread around the line's point.
     legacy = LinePrior.from_dict({**alone.to_dict(), "held_out_errors": None})

@@ -262,9 +262,16 @@ class LinePrior:
             residual = np.zeros_like(residual)
         elif self.point_from_line and self.held_out_errors:
             # The decoder orders a row's samples (and so their dependence on other objectives'); the
-            # line's held-out errors set how far they spread: sample j at the quantile of its rank.
+            # line's held-out errors set how far they spread. A new row's error falls below the k-th
+            # smallest of n with probability k / (n + 1): the samples, evenly from the first to the
+            # last level, sit at those quantiles of the errors (so the samples' 5 % and 95 % quantiles
+            # are the errors' (n + 1)-quantiles, as in a conformal interval, not the narrower empirical ones).
             order = np.argsort(np.argsort(residual, axis=-1, kind="stable"), axis=-1)
-            residual = np.quantile(np.array(self.held_out_errors), (order + 0.5) / residual.shape[-1])
+            count = residual.shape[-1]
+            levels = order / (count - 1) if count > 1 else np.full(order.shape, 0.5)
+            errors = np.array(self.held_out_errors)
+            positions = np.clip(levels * (len(errors) + 1) - 1, 0, len(errors) - 1)
+            residual = np.interp(positions, np.arange(len(errors)), errors)
         elif self.point_from_line:  # saved without its errors: the decoder's spread around the point
             residual = residual - np.median(residual, axis=-1, keepdims=True)
         scaled = residual + (line[:, None] if written.ndim == 2 else line)
