@@ -144,16 +144,16 @@ class LinePrior:
     residual: TargetTransform
     loo_r2: float = -np.inf  # the line's leave-one-out R^2 (in ``scale``) on the rows it was fitted on
     names: tuple[str, ...] = COSTS  # the values it weighs (priors saved before the census: the costs)
-    # The point is the line's, and the decoder gives only the spread: its residual samples are
-    # centred on their median. What a fit keeps where the line alone ranked held-out rows better than
-    # the decoder alone (compare_with_decoder): what was compared is then what predicts. A decoder that
+    # The point is the line's; the samples spread by its held-out errors, in the order the decoder drew
+    # them. What a fit keeps where the decoder alone did not rank held-out rows clearly better than the
+    # line alone (compare_with_decoder): what was compared is then what predicts. A decoder that
     # learns the residual of 16-100 rows fits their noise: kept with its residual, NB101's accuracy
     # line ranked unseen archs .07-.10 below the line alone (experiments/results/screen_census_line.txt).
     point_from_line: bool = False
     # The line's leave-one-out errors on its rows (in ``scale``, sorted): with point_from_line, the
     # samples' spread. The decoder's residual spread around a line's point is that of a model that
     # learned the rows' noise: on a CNN family's 40 networks its 50 % / 90 % intervals covered 39 % /
-    # 75 % of unseen latencies (experiments/results/screen_rank_line.txt).
+    # 75 % of unseen latencies, these errors' 47 % / 88 % (experiments/results/screen_rank_line.txt).
     held_out_errors: tuple[float, ...] = ()
     ranks: bool = False  # fitted to the targets' ranks (fit's ``ranks``)
 
