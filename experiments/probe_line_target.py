@@ -9,13 +9,16 @@ Usage: python experiments/probe_line_target.py [--targets nb201:acc,...] [--shot
 Splits are experiments/bench_transfer.py's (validation seeds by default: choose on them, report on
 others). The features are those a fit weighs (``Surrogate.line_features``: the costs line and the op
 census). ``clip K``: the targets (their log, where all are positive) clipped to their median +- K
-robust standard deviations (1.4826 x the median absolute deviation), then fitted as values.
+robust standard deviations (1.4826 x the median absolute deviation), then fitted as values. ``values
+or ranks``: of the lines chosen on values and on ranks, the one of higher leave-one-out R^2 in the
+targets' scale (a rank line's R^2 is on the ranks' normal scores).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +31,15 @@ def clipped(values: np.ndarray, k: float) -> np.ndarray:
     deviation = 1.4826 * np.median(np.abs(scaled - median))
     scaled = np.clip(scaled, median - k * deviation, median + k * deviation)
     return np.exp(scaled) if positive else scaled
+
+
+def target_r2(line: Any, values: np.ndarray) -> float:
+    """A line's leave-one-out R^2 in the targets' scale (from its held-out errors), whatever it was fitted to."""
+    scaled = np.log(values) if line.log else values
+    errors = np.asarray(line.held_out_errors)
+    if not len(errors):
+        return -np.inf
+    return 1.0 - float((errors**2).sum()) / float(((scaled - scaled.mean()) ** 2).sum())
 
 
 def main() -> None:
@@ -51,6 +63,10 @@ def main() -> None:
         "ranks": lambda y, f: LinePrior.select(y, f, ranks=True),
         "clip 3": lambda y, f: LinePrior.select(clipped(y, 3.0), f, ranks=False),
         "clip 2": lambda y, f: LinePrior.select(clipped(y, 2.0), f, ranks=False),
+        "values or ranks": lambda y, f: max(
+            (LinePrior.select(y, f, ranks=False), LinePrior.select(y, f, ranks=True)),
+            key=lambda line: target_r2(line, y),
+        ),
     }
     means: dict[str, list[float]] = {name: [] for name in fits}
     print(f"| target | shots | {' | '.join(fits)} |")
