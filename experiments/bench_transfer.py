@@ -25,7 +25,9 @@ with a value (all of them, or a random --test-size of them, the same for every p
   rank without a decoder. (Before the op census, results files hold the line on the costs alone.)
 
 Each finished (target, shots, seed, predictor) row is appended to --out as it comes; a rerun skips the
-rows already there. The table at the end shows mean +- std over seeds.
+rows already there. An RLM row also says what its fit kept (a line, alone or with the decoder's residual,
+or the decoder alone) and the held-out comparison that decided it (``line_prior.compare_with_decoder``),
+in the row and on its progress line. The table at the end shows mean +- std over seeds.
 """
 
 from __future__ import annotations
