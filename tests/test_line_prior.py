@@ -14,6 +14,7 @@ from torch import nn
 from nasrlm.core.metrics import kendall_tau
 from nasrlm.rlm.line_prior import (
     COSTS,
+    CV_MIN_ROWS,
     DECODER_MARGIN,
     MIN_ROWS,
     LineComparison,
@@ -300,7 +301,11 @@ def test_the_comparison_ranks_each_side_on_held_out_rows_with_the_standard_error
     capped = compare_with_decoder(values, features, decoder, folds=4, seed=0, max_rows=12)
     assert set(capped) == {"linear", "curved"} and sum(len(h) for _, h in calls) == 12
     few = {name: v[:7] for name, v in values.items()}
-    assert compare_with_decoder(few, features[:7], decoder, folds=4, seed=0) == {}  # under two rows a fold
+    assert compare_with_decoder(few, features[:7], decoder, folds=4, seed=0, min_rows=0) == {}  # under 2 a fold
+    calls.clear()
+    under = {name: v[: CV_MIN_ROWS - 1] for name, v in values.items()}
+    assert compare_with_decoder(under, features[: CV_MIN_ROWS - 1], decoder, folds=4, seed=0) == {}
+    assert calls == []  # too few rows to trust a comparison: no fold is fitted
     with pytest.raises(ValueError, match="one feature row per target"):
         compare_with_decoder(values, features[:7], decoder, folds=4, seed=0)
 
@@ -315,7 +320,7 @@ def test_the_decoder_must_beat_the_line_by_more_than_the_margin_in_standard_erro
 
 
 def test_a_fit_compares_the_line_with_copies_of_the_decoder_and_leaves_the_model_as_one_fit_left_it():
-    widths = np.arange(4, 4 + MIN_ROWS + 4)
+    widths = np.arange(4, 4 + CV_MIN_ROWS + 4)
     texts = [to_onnx_text(_net(int(c)), torch.zeros(1, 3, 8, 8)) for c in widths]
     config = TrainConfig(epochs=1, batch_size=4, progress=False)
     surrogate = _surrogate(texts)
@@ -335,15 +340,17 @@ def test_a_fit_compares_the_line_with_copies_of_the_decoder_and_leaves_the_model
     assert any(not torch.equal(before[k], v) for k, v in surrogate.model.state_dict().items() if k in before)
 
 
-def test_few_rows_keep_a_line_below_the_bar_that_beats_the_decoder_and_many_rows_keep_the_bar(monkeypatch):
+def test_few_rows_keep_a_line_below_the_bar_without_a_comparison_and_many_rows_keep_the_bar(monkeypatch):
     widths = np.arange(4, 4 + MIN_ROWS + 4)
+    assert len(widths) < CV_MIN_ROWS
     texts = [to_onnx_text(_net(int(c)), torch.zeros(1, 3, 8, 8)) for c in widths]
     noisy = {"latency": _latency(widths) * np.exp(np.random.default_rng(0).normal(size=len(widths)))}
     config = TrainConfig(epochs=1, batch_size=4, progress=False)
     compared = _surrogate(texts)
     compared.fit(texts, noisy, config, line_prior_min_r2=0.5, line_prior_folds=4)
     prior = compared.line_priors["latency"]
-    assert 0.0 < prior.loo_r2 < 0.5 and prior.point_from_line  # under the bar, yet better than the decoder
+    assert 0.0 < prior.loo_r2 < 0.5 and prior.point_from_line  # under the bar, yet kept: better than the mean
+    assert compared.meta.get("line_prior_comparisons", {}) == {}  # too few rows to compare with the decoder
     barred = _surrogate(texts)
     monkeypatch.setattr("nasrlm.rlm.surrogate.CV_MAX_ROWS", len(widths) - 1)  # too many rows to compare
     barred.fit(texts, noisy, config, line_prior_min_r2=0.5, line_prior_folds=4)

@@ -18,7 +18,8 @@ from the rows: on 16 TransNAS archs a line of R^2 .22 ranks at tau .63 while the
 .24, and on 156 NB201 archs a line of R^2 .32 ranks at .48 while the decoder reaches .60. So where a
 fit has few rows (up to :data:`CV_MAX_ROWS`) and the recipe asks for it (``line_prior_folds``), any
 line better than the mean (R^2 >= 0) is instead kept unless the decoder alone ranks held-out rows
-better by more than a standard error (:func:`compare_with_decoder`, :data:`DECODER_MARGIN`).
+better by more than a standard error (:func:`compare_with_decoder`, :data:`DECODER_MARGIN`; under
+:data:`CV_MIN_ROWS` rows, kept without a comparison).
 
 Which line: the costs line's three values are one candidate; a network's op census (how many
 convolutions of each kernel, pools, activations it runs: :func:`nasrlm.text.graph_costs.op_census`, a
@@ -50,6 +51,7 @@ from nasrlm.rlm.targets import TargetTransform
 __all__ = [
     "COSTS",
     "CV_MAX_ROWS",
+    "CV_MIN_ROWS",
     "DECODER_MARGIN",
     "MIN_ROWS",
     "LineComparison",
@@ -79,6 +81,10 @@ CV_MAX_ROWS = 128
 # pooled held-out Spearman of either side is uncertain by about .2, and a plain "better" chose a
 # decoder at tau .24 over a line at .59 (NB101's accuracy; experiments/results/screen_rank_line.txt).
 DECODER_MARGIN = 1.0
+# Fewer rows than this keep any line better than the mean without a comparison: on 16 rows, in every
+# validation fit (4 of 56) where the decoder beat the line by the margin, it then ranked the test archs
+# .07-.21 below the line (experiments/results/screen_rank_line.txt). Also spares the folds' fits.
+CV_MIN_ROWS = 2 * MIN_ROWS
 
 
 @dataclass(frozen=True)
@@ -354,6 +360,7 @@ def compare_with_decoder(
     folds: int,
     seed: int,
     max_rows: int = CV_MAX_ROWS,
+    min_rows: int = CV_MIN_ROWS,
 ) -> dict[str, LineComparison]:
     """Per objective, how its decoder alone and its line alone rank held-out rows.
 
@@ -363,8 +370,8 @@ def compare_with_decoder(
     each objective on the held-out ones, and a line is chosen on the same rows (:meth:`LinePrior.select`;
     an array of ``features`` is the costs line's values). Each side's held-out predictions, pooled
     over the folds, are ranked against the truth (Spearman), and the rows are resampled (200 times,
-    the same draws for both sides) for the standard error of the difference. Too few rows for
-    ``folds`` folds of two compare nothing (an empty mapping).
+    the same draws for both sides) for the standard error of the difference. Fewer rows than
+    ``min_rows`` (or than ``folds`` folds of two) compare nothing (an empty mapping).
     """
     if not isinstance(features, LineFeatures):
         features = LineFeatures.from_costs(features)
@@ -373,7 +380,7 @@ def compare_with_decoder(
     if len(features) != len(stacked):
         raise ValueError(f"need one feature row per target: {len(features)} rows for {len(stacked)} targets")
     rows = np.flatnonzero(np.isfinite(stacked).all(axis=1))
-    if folds < 2 or len(rows) < 2 * folds:
+    if folds < 2 or len(rows) < max(2 * folds, min_rows):
         return {}
     rng = np.random.default_rng(seed)
     rows = rng.permutation(rows)[:max_rows]
