@@ -79,6 +79,7 @@ class FineTuneRecipe:
     # targets' ranks, and kept unless the decoder wins by a standard error
     # (experiments/results/screen_rank_line.txt): the 12 cells' mean tau .638 with ranks, .669 with
     # the rule too (OFA at 16 .474 -> .716, NB101 at 16 .479 -> .594); .608 in stop 35's validation.
+    # Fits of fewer than 32 rows keep the line without folds (line_prior.CV_MIN_ROWS).
     line_prior_folds: int = 4
     num_samples: int = 32  # per prediction
     # Sampling temperature of predictions: trained to a fixed length on every row, the model is
