@@ -82,7 +82,7 @@ CV_MAX_ROWS = 128
 # decoder at tau .24 over a line at .59 (NB101's accuracy; experiments/results/screen_rank_line.txt).
 DECODER_MARGIN = 1.0
 # Fewer rows than this keep any line better than the mean without a comparison: on 16 rows, in every
-# validation fit (4 of 56) where the decoder beat the line by the margin, it then ranked the test archs
+# validation fit (4 of 48) where the decoder beat the line by the margin, it then ranked the test archs
 # .07-.21 below the line (experiments/results/screen_rank_line.txt). Also spares the folds' fits.
 CV_MIN_ROWS = 2 * MIN_ROWS
 
