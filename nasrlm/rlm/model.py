@@ -534,6 +534,93 @@ class RegressionLM(nn.Module):
                 out[:, j, p] = token[:, 0].repeat_interleave(samples) if shared else token[:, 0]
         return out.reshape(b, samples, len(ids), t)
 
+    def quantile_tokens(
+        self,
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        objectives: list[str],
+        q: float = 0.5,
+        temperature: float = 1.0,
+        given: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``q``-quantile of each objective's number, decoded in one pass: tokens [B, K, T] and,
+        per objective, where in its last digit's interval the quantile lies ([B, K], 0 to 1).
+
+        The tokens write a number most significant first, so the numbers a prefix can still become
+        form one interval of values, and the children of a prefix split it in value order (sign
+        ``<->`` before ``<+>``; then exponents and digits ascending, descending under ``<->``). The
+        quantile is found by descending that tree once: at each token, the child whose cumulative
+        probability (at ``temperature``) first reaches the share still sought, which is then
+        renormalized within it; what is left at the last digit is the returned fraction. This is the
+        median that ``sample_tokens``' samples estimate (at q = .5), without their noise, for the
+        cost of one sample. Objectives are decoded in sequence, each conditioned on the quantile
+        tokens of those before it (their plug-in point); ``given`` as in :meth:`sample_tokens`.
+        Unnormalized mantissas (a leading ``<0>``, which training never writes) are ordered as if
+        normalized. Temperature 0 takes the most likely token (fraction .5).
+        """
+        if not 0.0 <= q <= 1.0 or temperature < 0:
+            raise ValueError(f"q must be in [0, 1] and temperature >= 0, got {q} and {temperature}")
+        ids = self.objective_index(objectives)
+        b, t = states.shape[0], self.numbers.tokens_per_number
+        if given is not None and given.shape != (b, len(ids), t):
+            raise ValueError(f"given must have shape {(b, len(ids), t)}, got {tuple(given.shape)}")
+        memory = self.memory(states, mask)
+        heads = self.config.decoder.n_heads
+        caches = [
+            KVCache(b, heads, self.config.decoder.d_model // heads, len(ids) * (t + 1), states) for _ in self.layers
+        ]
+        vocabulary = self.allowed.shape[-1]
+        ascending = torch.arange(vocabulary, device=states.device)
+        descending = ascending.flip(0)  # "<->" (id 1) before "<+>" (id 0); larger exponents and digits first
+        out = torch.empty(b, len(ids), t, dtype=torch.long, device=states.device)
+        fraction = torch.full((b, len(ids)), 0.5, device=states.device)
+        token = torch.empty(b, 1, dtype=torch.long, device=states.device)
+        negative = torch.zeros(b, dtype=torch.bool, device=states.device)
+        for j, objective in enumerate(ids):
+            token = torch.full_like(token, objective)
+            sought = torch.full((b,), float(q), device=states.device)
+            for p in range(t + 1):
+                if p == t and j == len(ids) - 1:
+                    break
+                segment_pos = torch.tensor([p], device=states.device)
+                x = self.objective_embed(token) if p == 0 else self.number_embed(token)
+                x = x + self.segment_position(segment_pos)
+                for layer, mem, cache in zip(self.layers, memory, caches, strict=True):
+                    x = layer(x, mem, cache=cache)
+                if p == t:
+                    break
+                with torch.autocast(states.device.type, enabled=False):
+                    logits = self.head(self.final_norm(x[:, -1].float()))
+                logits = logits.masked_fill(~self.allowed[p], float("-inf"))
+                if temperature == 0:
+                    drawn = logits.argmax(-1)
+                else:
+                    probs = torch.softmax(logits / temperature, dim=-1)
+                    flip = negative if p > 0 else torch.ones_like(negative)
+                    order = torch.where(flip[:, None], descending[None, :], ascending[None, :])  # value order
+                    ordered = probs.gather(1, order)
+                    cumulative = ordered.cumsum(1)
+                    # The first child whose cumulative probability reaches the share sought (one with
+                    # probability: rounding may leave the total a hair under it).
+                    reached = (cumulative >= sought[:, None] - 1e-6) & (ordered > 0)
+                    last = (ordered > 0).long().cumsum(1).argmax(1)  # the last child with probability
+                    pick = torch.where(reached.any(1), reached.long().argmax(1), last)
+                    chosen = ordered.gather(1, pick[:, None])[:, 0]
+                    before = cumulative.gather(1, pick[:, None])[:, 0] - chosen
+                    sought = ((sought - before) / chosen.clamp_min(1e-12)).clamp(0.0, 1.0)
+                    drawn = order.gather(1, pick[:, None])[:, 0]
+                if given is not None:
+                    forced = given[:, j, p]
+                    drawn = torch.where(forced >= 0, forced, drawn)
+                    sought = torch.where(forced >= 0, torch.full_like(sought, 0.5), sought)
+                if p == 0:
+                    negative = drawn == 1
+                out[:, j, p] = drawn
+                token = drawn[:, None]
+            if temperature > 0:
+                fraction[:, j] = sought
+        return out, fraction
+
     def add_objective(self, name: str, like: str | None = None) -> RegressionLM:
         """A copy of this model that also decodes ``name``.
 

@@ -82,6 +82,9 @@ class FineTuneRecipe:
     # Fits of fewer than 32 rows keep the line without folds (line_prior.CV_MIN_ROWS).
     line_prior_folds: int = 4
     num_samples: int = 32  # per prediction
+    # Models fitted on the same rows with other seeds, their samples pooled (Surrogate.fit's members;
+    # num_samples is shared among them, so a prediction costs what one model's does).
+    members: int = 1
     # Sampling temperature of predictions: trained to a fixed length on every row, the model is
     # over-confident at 1.0. The v5 default fits its rows more closely than v3 did (train Spearman
     # .99 at 156 archs), and its intervals were narrower still: at 1.3, 90 % intervals held 61-81 %

@@ -79,6 +79,17 @@ class SurrogateSaveError(NasrlmError, ValueError):
 _SAVED_ENTRIES = ("config.json", "model.safetensors", "tokenizer")
 
 
+def _same_text_states(a: RegressionLM, b: RegressionLM) -> bool:
+    """Whether ``a`` and ``b`` make the same text states of any text (their encoders and bridges agree,
+    the value projection aside, which :meth:`RegressionLM.with_values` applies per model)."""
+    mine = dict(a.named_parameters())
+    return all(
+        torch.equal(mine[name], weight)
+        for name, weight in b.named_parameters()
+        if name.startswith(("encoder.", "bridge.")) and not name.startswith("encoder.value_proj.")
+    )
+
+
 def _is_saved_surrogate(folder: Path) -> bool:
     try:
         config = json.loads((folder / "config.json").read_text())
@@ -129,6 +140,7 @@ class Prediction:
     samples: np.ndarray
     point_estimate: Literal["median", "mean"] = "median"
     decoded: np.ndarray | None = None
+    medians: np.ndarray | None = None  # [N, K], decoded at once (Surrogate.predict); else from the samples
 
     def _by_objective(self, array: np.ndarray) -> dict[str, np.ndarray]:
         return {name: array[:, k] for k, name in enumerate(self.objectives)}
@@ -139,6 +151,8 @@ class Prediction:
 
     @property
     def median(self) -> dict[str, np.ndarray]:
+        if self.medians is not None:
+            return self._by_objective(self.medians)
         return self._by_objective(np.median(self.samples if self.decoded is None else self.decoded, axis=1))
 
     @property
@@ -177,10 +191,16 @@ class Surrogate:
         tokenizer: TextTokenizer,
         meta: Mapping[str, Any] | None = None,
         text_form: str = "onnx",
+        others: Sequence[RegressionLM] = (),
     ) -> None:
         if text_form not in TEXT_FORMS:
             raise ValueError(f"unknown text form {text_form!r}; valid: {', '.join(TEXT_FORMS)}")
         self.model = model.eval()
+        # An ensemble's other members (see fit's ``members``): copies of the model fitted on the same
+        # rows with other seeds, whose samples a prediction pools with the model's.
+        self._others = [other.eval() for other in others]
+        if any(other.config != model.config for other in self._others):
+            raise ValueError("every member of an ensemble must have the model's config")
         self.tokenizer = tokenizer
         self.meta: dict[str, Any] = dict(meta or {})
         # What the model reads of a network: its canonical ONNX text as is ("onnx"), or a shorter form
@@ -232,6 +252,15 @@ class Surrogate:
     def objectives(self) -> tuple[str, ...]:
         return self.model.objectives
 
+    @property
+    def members(self) -> tuple[RegressionLM, ...]:
+        """The fitted models whose samples a prediction pools: the model, then any other members."""
+        return (self.model, *self._others)
+
+    def _single(self, what: str) -> None:
+        if self._others:
+            raise ValueError(f"{what} converts one model, and this surrogate is an ensemble of {len(self.members)}: convert the pretrained model before fitting")
+
     def with_tokenizer(self, tokenizer: TextTokenizer) -> Surrogate:
         """The same model reading through another vocabulary (one learned on more kinds of text).
 
@@ -240,6 +269,7 @@ class Surrogate:
         its row exactly, and a merge the old one lacked (an FBNet attribute block, say) starts as
         the average of its pieces: the model reads the new tokens about as it read their pieces.
         """
+        self._single("with_tokenizer")
         old = self.model.encoder
         if not isinstance(old, BuiltinEncoder):
             raise ValueError("only the built-in encoder's vocabulary can be replaced")
@@ -268,6 +298,7 @@ class Surrogate:
         values are also added to every encoder state (``value_states``, from zero). Every other weight
         is kept; a model that already reads value tokens gains the states. Pretrain further to use them.
         """
+        self._single("with_value_tokens")
         tokenizer = self.tokenizer.with_added_tokens(VALUE_TOKENS)
         carried = self.with_tokenizer(tokenizer) if tokenizer.vocab_size != self.tokenizer.vocab_size else self
         encoder_config = dataclasses.replace(carried.model.config.encoder, value_tokens=True, value_states=3)
@@ -285,7 +316,7 @@ class Surrogate:
 
     def with_text_form(self, text_form: str) -> Surrogate:
         """The same model and vocabulary reading networks in another form (see :data:`TEXT_FORMS`)."""
-        return type(self)(self.model, self.tokenizer, meta=self.meta, text_form=text_form)
+        return type(self)(self.model, self.tokenizer, meta=self.meta, text_form=text_form, others=self._others)
 
     def read_in_windows(self, max_length: int, window: int) -> Surrogate:
         """The same weights reading texts of up to ``max_length`` tokens as windows of ``window`` tokens.
@@ -294,6 +325,7 @@ class Surrogate:
         networks: its last window is what it read before, the decoder attends to every window
         (:attr:`~nasrlm.rlm.model.EncoderConfig.window`). Fine-tune or pretrain further to use them.
         """
+        self._single("read_in_windows")
         encoder = dataclasses.replace(self.model.config.encoder, window=window)
         config = dataclasses.replace(self.model.config, encoder=encoder)
         model = RegressionLM(config)
@@ -355,6 +387,7 @@ class Surrogate:
         line_prior_min_r2: float | None = None,
         line_prior_folds: int | None = None,
         state_cache: MutableMapping[str, torch.Tensor] | None = None,
+        members: int | None = None,
     ) -> TrainResult:
         """Train on ``inputs`` with ``targets`` (objective name -> values).
 
@@ -385,10 +418,21 @@ class Surrogate:
         of texts seen before are not computed again. States cached by a bfloat16 prediction are
         reused as they are: the RLM sampler, which did so, found less (README, search benchmark),
         so it encodes its training rows afresh.
+
+        ``members`` (default: the recipe's): fit an ensemble of that many models on these rows, each
+        trained with its own seed (``config.seed + m``: data order, dropout, a new objective's first
+        weights) from the weights the model had before this fit, or on from its own weights where
+        an earlier fit made it a member; a prediction pools their samples (``num_samples`` in all,
+        shared among them). Transforms and line priors are decided once, for all of them. With a
+        frozen encoder the members share its text states, so an ensemble of k costs k decoder fits.
+        The returned result is the first member's, with the seconds of all.
         """
         from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
         config = config or DEFAULT_RECIPE.train_config(progress=True)
+        members = DEFAULT_RECIPE.members if members is None else members
+        if members < 1:
+            raise ValueError(f"members must be at least 1 (one model), got {members}")
         target_transform = target_transform or DEFAULT_RECIPE.target_transform
         init_like = DEFAULT_RECIPE.init_like if init_like is None else init_like
         if line_prior_min_r2 is None:
@@ -442,6 +486,7 @@ class Surrogate:
                 known = [o for o in self.objectives if o in before]
                 like = self._most_alike(texts, values, known) if init_like and known else None
                 self.model = self.model.add_objective(name, like=like)
+                self._others = [other.add_objective(name, like=like) for other in self._others]
                 self.meta.setdefault("initialized_like", {})[name] = like
             finite = np.isfinite(values)
             if name not in recorded and not (legacy and name in before):
@@ -489,7 +534,21 @@ class Surrogate:
         if config.freeze_encoder and state_cache is not None:
             states = self._cached_states(texts, ids, mask, state_cache)
             states = torch.nn.functional.pad(states, (0, 0, 0, ids.shape[1] - states.shape[1]))
+        elif config.freeze_encoder and members > 1:  # computed once for every member
+            states = encode_states(self.model, ids, mask)
+        start = deepcopy(self.model) if members > len(self.members) else None  # where new members begin
         result = train(self.model, data, config, states)
+        others, seconds = [], result.seconds
+        for m in range(1, members):
+            other = self._others[m - 1] if m <= len(self._others) else deepcopy(start)
+            assert other is not None
+            shared = states if config.freeze_encoder and _same_text_states(other, self.model) else None
+            checkpoint = config.checkpoint_dir and str(Path(config.checkpoint_dir) / f"member{m}")
+            member_config = dataclasses.replace(config, seed=config.seed + m, checkpoint_dir=checkpoint)
+            seconds += train(other, data, member_config, shared).seconds
+            others.append(other.eval())
+        self._others = others  # a fit of fewer members than before drops the rest (they are stale)
+        result = dataclasses.replace(result, seconds=seconds)
         # The sequences the rows were trained as (present objectives, in model order): rows of
         # different domains (programs, networks) each train their own, and prediction decodes one.
         sequences = {tuple(self.objectives[j] for j in np.flatnonzero(row)) for row in np.unique(present, axis=0)}
@@ -501,6 +560,7 @@ class Surrogate:
                 "truncated_share": truncated,
                 "data_fingerprint": fingerprint,
                 "train_seconds": result.seconds,
+                "members": members,
                 "train_steps": result.steps,
                 "stopped": result.stopped,
             }
@@ -534,6 +594,7 @@ class Surrogate:
                 init_like=init_like,
                 line_prior_min_r2=math.inf,
                 state_cache=states if config.freeze_encoder else None,
+                members=1,  # the decoder's ranking, not an ensemble's: k times the folds' cost
             )
             names = list(columns)
             held = [inputs[i] for i in held_rows]
@@ -664,7 +725,7 @@ class Surrogate:
         width and misses a truth a fraction of a digit away: ``latency_eyeriss`` decoded at Spearman
         .99 had 50 % intervals holding 8-35 % of the truths (bench_rlm, v12). Given values stay exact.
         """
-        decoded, spread = self._draw(
+        decoded, spread, _ = self._draw(
             inputs,
             num_samples=num_samples,
             objectives=objectives,
@@ -680,6 +741,7 @@ class Surrogate:
         )
         return spread if dequantize else decoded
 
+    @torch.no_grad()  # predict calls it directly
     def _draw(
         self,
         inputs: Iterable[str],
@@ -695,8 +757,11 @@ class Surrogate:
         given: Mapping[str, Any] | None = None,
         precision: str | None = None,
         dequantize: bool = True,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`sample`'s samples as decoded and, with ``dequantize``, spread (else the decoded twice)."""
+        medians: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """:meth:`sample`'s samples as decoded and, with ``dequantize``, spread (else the decoded twice);
+        with ``medians``, each objective's median too, decoded at once ([N, K]; else None): each
+        member's (:meth:`RegressionLM.quantile_tokens`, within its last digit's interval), averaged."""
         from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
         if temperature is None:
@@ -731,38 +796,60 @@ class Surrogate:
         given_ids = torch.from_numpy(given_tokens[distinct]) if given_tokens is not None else None
         generator = torch.Generator().manual_seed(seed)
         spread = np.random.default_rng(seed)  # where within its interval each sample lies
+        # An ensemble's members share the samples (the first ones one more where they do not divide),
+        # and the text states where their encoders agree (a frozen encoder: always).
+        members = self.members
+        counts = [num_samples // len(members) + (m < num_samples % len(members)) for m in range(len(members))]
+        shares = [True] + [_same_text_states(other, self.model) for other in self._others]
         from tqdm.auto import tqdm
 
         decoded_chunks: list[np.ndarray] = []
         spread_chunks: list[np.ndarray] = []
+        median_chunks: list[np.ndarray] = []  # [b, 1, K]: a "sample" each, read as the samples are
         with precise:
             for i in tqdm(range(0, len(texts), batch_size), desc="predicting", disable=not progress):
                 chunk_mask = mask[i : i + batch_size]
                 width = int(chunk_mask.sum(1).max())
+                chunk_ids = ids[i : i + batch_size, :width]
                 if state_cache is None:
-                    states = encode_states(self.model, ids[i : i + batch_size, :width], chunk_mask[:, :width])
+                    text_states = encode_states(self.model, chunk_ids, chunk_mask[:, :width])
                 else:
-                    states = self._cached_states(
+                    text_states = self._cached_states(
                         texts[i : i + batch_size], ids[i : i + batch_size], chunk_mask, state_cache
                     )
-                states = self.model.with_values(states, ids[i : i + batch_size, :width])
                 sequences = [decode_names] if joint else [[name] for name in decode_names]
-                tokens = torch.cat(
-                    [
-                        self.model.sample_tokens(
-                            states,
-                            chunk_mask[:, :width],
-                            seq,
-                            num_samples,
-                            temperature=temperature,
-                            generator=generator,
-                            given=None if given_ids is None else given_ids[i : i + batch_size],
+                drawn = []  # each member's samples [b, count, K, T], pooled along the samples
+                chunk_given = None if given_ids is None else given_ids[i : i + batch_size]
+                middles = []  # each member's medians [b, K]
+                for member, count, shared in zip(members, counts, shares, strict=True):
+                    if count == 0 and not medians:
+                        continue
+                    own = text_states if shared else encode_states(member, chunk_ids, chunk_mask[:, :width])
+                    states = member.with_values(own, chunk_ids)
+                    if medians:
+                        middles.append(self._member_medians(member, states, chunk_mask[:, :width], sequences, temperature, chunk_given))
+                    if count == 0:
+                        continue
+                    drawn.append(
+                        torch.cat(
+                            [
+                                member.sample_tokens(
+                                    states,
+                                    chunk_mask[:, :width],
+                                    seq,
+                                    count,
+                                    temperature=temperature,
+                                    generator=generator,
+                                    given=chunk_given,
+                                )
+                                for seq in sequences
+                            ],
+                            dim=2,
                         )
-                        for seq in sequences
-                    ],
-                    dim=2,
-                )
-                chunk_tokens = tokens.numpy()
+                    )
+                if medians:
+                    median_chunks.append(np.mean(middles, axis=0)[:, None, :])
+                chunk_tokens = torch.cat(drawn, dim=1).numpy()
                 values = self.model.numbers.decode_batch(chunk_tokens)  # [b, samples, K]
                 decoded_chunks.append(values)
                 if dequantize:
@@ -780,7 +867,7 @@ class Surrogate:
 
         def objective_units(chunks: list[np.ndarray]) -> np.ndarray:
             if not chunks:
-                return np.zeros((0, num_samples, len(names)))
+                return np.zeros((0, num_samples if chunks is not median_chunks else 1, len(names)))
             samples = np.concatenate(chunks)[inverse][:, :, columns]
             for k, name in enumerate(names):
                 if name in line_priors:
@@ -791,7 +878,30 @@ class Surrogate:
             return samples
 
         decoded = objective_units(decoded_chunks)
-        return decoded, objective_units(spread_chunks) if dequantize else decoded
+        middle = objective_units(median_chunks)[:, 0, :] if medians else None
+        return decoded, objective_units(spread_chunks) if dequantize else decoded, middle
+
+    def _member_medians(
+        self,
+        member: RegressionLM,
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        sequences: list[list[str]],
+        temperature: float,
+        given: torch.Tensor | None,
+    ) -> np.ndarray:
+        """One member's median of every objective of ``sequences`` ([b, K], the scale it writes), each
+        placed within its last digit's interval where its cumulative probability reaches one half."""
+        parts = []
+        start = 0
+        for seq in sequences:
+            seq_given = None if given is None else given[:, start : start + len(seq)]
+            start += len(seq)
+            tokens, fraction = member.quantile_tokens(states, mask, seq, 0.5, temperature, seq_given)
+            values = member.numbers.decode_batch(tokens[:, None].numpy())[:, 0]  # [b, k]
+            widths = member.numbers.bin_width_batch(tokens[:, None].numpy())[:, 0]
+            parts.append(values + (fraction.numpy() - 0.5) * widths)
+        return np.concatenate(parts, axis=1)
 
     def _given_tokens(
         self, given: Mapping[str, Any] | None, decode_names: Sequence[str], texts: Sequence[str], joint: bool
@@ -878,8 +988,10 @@ class Surrogate:
         if point not in ("median", "mean"):
             raise ValueError(f"point must be 'median' or 'mean', got {point!r}")
         names = tuple(objectives or self.objectives)
-        decoded, samples = self._draw(inputs, num_samples=num_samples, objectives=names, **kwargs)
-        return Prediction(names, samples, point, decoded=decoded)
+        decoded, samples, medians = self._draw(
+            inputs, num_samples=num_samples, objectives=names, medians=point == "median", **kwargs
+        )
+        return Prediction(names, samples, point, decoded=decoded, medians=medians)
 
     # --- persistence -----------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike[str]) -> Path:
@@ -899,7 +1011,14 @@ class Surrogate:
         staging.chmod(0o777 & ~mask)  # mkdtemp makes the folder private; give it the usual mode
         try:
             weights = staging / "model.safetensors"
-            save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(weights))
+            tensors = self.model.state_dict()
+            # Other members: only the weights that differ from the model's (with a frozen encoder,
+            # the decoder and the value projection), under member<m>.
+            for m, other in enumerate(self._others, start=1):
+                tensors |= {
+                    f"member{m}.{k}": v for k, v in other.state_dict().items() if not torch.equal(v, tensors[k])
+                }
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(weights))
             weights.chmod(0o666 & ~mask)  # safetensors writes 0600; the config beside it is 0644
             self.tokenizer.save(staging / "tokenizer")
             model_config = dataclasses.asdict(self.model.config)
@@ -915,6 +1034,7 @@ class Surrogate:
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
                 "model": model_config,
+                "members": len(self.members),
                 "meta": self.meta,
             }
             (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -972,9 +1092,17 @@ class Surrogate:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SurrogateLoadError(f"{config_path} has an incompatible model config: {exc}") from exc
-        model = RegressionLM(rlm_config)
+        count = config.get("members", 1)  # saved before ensembles: one model
+        if not isinstance(count, int) or count < 1:
+            raise SurrogateLoadError(f"{config_path} has members {count!r}; expected a whole number >= 1")
+        models = [RegressionLM(rlm_config) for _ in range(count)]
         try:
-            model.load_state_dict(load_file(str(weights)))
+            tensors = load_file(str(weights))
+            base = {k: v for k, v in tensors.items() if not k.startswith("member")}
+            for m, model in enumerate(models):
+                prefix = f"member{m}."
+                own = {k[len(prefix) :]: v for k, v in tensors.items() if m and k.startswith(prefix)}
+                model.load_state_dict(base | own)
         except (SafetensorError, RuntimeError) as exc:
             raise SurrogateLoadError(f"{weights} does not fit the model in config.json: {exc}") from exc
         try:
@@ -986,4 +1114,4 @@ class Surrogate:
             raise SurrogateLoadError(
                 f"{config_path} has text form {text_form!r}; this nasrlm reads {', '.join(TEXT_FORMS)}"
             )
-        return cls(model, tokenizer, meta=config.get("meta"), text_form=text_form)
+        return cls(models[0], tokenizer, meta=config.get("meta"), text_form=text_form, others=models[1:])
