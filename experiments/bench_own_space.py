@@ -328,6 +328,7 @@ def run_seed(
         init_like=recipe.init_like,
         line_prior_min_r2=recipe.line_prior_min_r2,
         line_prior_folds=recipe.line_prior_folds,
+        members=recipe.members,
     )
     fit_s = time.perf_counter() - started
     started = time.perf_counter()

@@ -68,6 +68,7 @@ def run_one(size: int, seed: int, args: argparse.Namespace) -> dict[str, float]:
         init_like=recipe.init_like,
         line_prior_min_r2=recipe.line_prior_min_r2,
         line_prior_folds=recipe.line_prior_folds,
+        members=recipe.members,
     )
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()

@@ -132,6 +132,7 @@ def cross_model(args: argparse.Namespace, target_space: str, metric: str) -> tup
         init_like=recipe.init_like,
         line_prior_min_r2=recipe.line_prior_min_r2,
         line_prior_folds=recipe.line_prior_folds,
+        members=recipe.members,
     )
     print(f"  cross model for {target_space}:{metric} in {time.perf_counter() - started:.0f} s", flush=True)
     surrogate.save(folder)
@@ -160,6 +161,7 @@ def run_rlm(
         init_like=recipe.init_like,
         line_prior_min_r2=recipe.line_prior_min_r2,
         line_prior_folds=recipe.line_prior_folds,
+        members=recipe.members,
     )
     fit_s = time.perf_counter() - started
     prediction = surrogate.predict(

@@ -607,18 +607,21 @@ class RegressionLM(nn.Module):
                     pick = torch.where(reached.any(1), reached.long().argmax(1), last)
                     chosen = ordered.gather(1, pick[:, None])[:, 0]
                     before = cumulative.gather(1, pick[:, None])[:, 0] - chosen
-                    sought = ((sought - before) / chosen.clamp_min(1e-12)).clamp(0.0, 1.0)
+                    within = ((sought - before) / chosen.clamp_min(1e-12)).clamp(0.0, 1.0)
                     drawn = order.gather(1, pick[:, None])[:, 0]
+                    # A given token is no choice: the share sought stays that of the numbers after it.
+                    sought = within if given is None else torch.where(given[:, j, p] >= 0, sought, within)
                 if given is not None:
                     forced = given[:, j, p]
                     drawn = torch.where(forced >= 0, forced, drawn)
-                    sought = torch.where(forced >= 0, torch.full_like(sought, 0.5), sought)
                 if p == 0:
                     negative = drawn == 1
                 out[:, j, p] = drawn
                 token = drawn[:, None]
             if temperature > 0:
                 fraction[:, j] = sought
+            if given is not None:  # a value given whole is that value
+                fraction[:, j] = torch.where((given[:, j] >= 0).all(1), 0.5, fraction[:, j])
         return out, fraction
 
     def add_objective(self, name: str, like: str | None = None) -> RegressionLM:

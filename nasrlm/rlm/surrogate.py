@@ -577,8 +577,8 @@ class Surrogate:
         allow_missing: bool,
     ) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
         """For :func:`~nasrlm.rlm.line_prior.compare_with_decoder`: fit a copy of this model, without
-        line priors, on some rows and return its point predictions (the median of the recipe's
-        samples) of every objective on others. Copies share the frozen encoder's states."""
+        line priors, on some rows and return its point predictions (as :meth:`predict` makes them)
+        of every objective on others. Copies share the frozen encoder's states."""
         from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
         states: dict[str, torch.Tensor] = {}
@@ -598,8 +598,8 @@ class Surrogate:
             )
             names = list(columns)
             held = [inputs[i] for i in held_rows]
-            samples = copy.sample(held, num_samples=DEFAULT_RECIPE.num_samples, objectives=names, seed=config.seed)
-            return {name: np.median(samples[:, :, k], axis=1) for k, name in enumerate(names)}
+            prediction = copy.predict(held, num_samples=DEFAULT_RECIPE.num_samples, objectives=names, seed=config.seed)
+            return {name: prediction.point[name] for name in names}
 
         return predictions
 
