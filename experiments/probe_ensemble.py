@@ -59,7 +59,9 @@ def fit_member(args: argparse.Namespace, seed: int, member: int) -> dict:
         "test_idx": test_idx.tolist(),
         "point": {name: prediction.point[name].tolist() for name in OBJECTIVES},
         "samples": {
-            name: np.round((prediction.samples if prediction.decoded is None else prediction.decoded)[:, :, k], 6).tolist()
+            name: np.round(
+                (prediction.samples if prediction.decoded is None else prediction.decoded)[:, :, k], 6
+            ).tolist()
             for k, name in enumerate(prediction.objectives)
             if name in OBJECTIVES
         },

@@ -92,7 +92,9 @@ def test_unfrozen_members_encode_with_their_own_encoders(pretrained, tmp_path):
     assert not _same_text_states(other, first)
     pooled = surrogate.sample(texts[:8], num_samples=2, temperature=0, objectives=["z"], dequantize=False)
     alone = Surrogate(other, surrogate.tokenizer, meta=surrogate.meta)
-    np.testing.assert_allclose(pooled[:, 1], alone.sample(texts[:8], num_samples=1, temperature=0, objectives=["z"], dequantize=False)[:, 0])
+    np.testing.assert_allclose(
+        pooled[:, 1], alone.sample(texts[:8], num_samples=1, temperature=0, objectives=["z"], dequantize=False)[:, 0]
+    )
     loaded = Surrogate.load(surrogate.save(tmp_path / "m"))
     np.testing.assert_array_equal(
         loaded.sample(texts[:8], num_samples=4, seed=1), surrogate.sample(texts[:8], num_samples=4, seed=1)

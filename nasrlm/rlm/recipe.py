@@ -82,9 +82,13 @@ class FineTuneRecipe:
     # Fits of fewer than 32 rows keep the line without folds (line_prior.CV_MIN_ROWS).
     line_prior_folds: int = 4
     num_samples: int = 32  # per prediction
-    # Models fitted on the same rows with other seeds, their samples pooled (Surrogate.fit's members;
-    # num_samples is shared among them, so a prediction costs what one model's does).
-    members: int = 1
+    # Models fitted on the same rows with other seeds (Surrogate.fit's members): predictions pool their
+    # samples (num_samples in all) and average their decoded medians. Chosen on validation splits
+    # (experiments/bench_rlm.py --recipe members=K, split seeds 100-103, 156 archs, 1,500 test archs;
+    # experiments/results/screen_members.txt): v12 acc tau .643 / .659 / .665 with 1 / 2 / 4 members,
+    # c7 .620 / - / .631. Each member is a fit (v12 at 781 archs: ~40 s each), and the fit must stay
+    # within 2 minutes at 781 archs: 2. Prediction slows from ~116 to ~94 archs/s (two decoders).
+    members: int = 2
     # Sampling temperature of predictions: trained to a fixed length on every row, the model is
     # over-confident at 1.0. The v5 default fits its rows more closely than v3 did (train Spearman
     # .99 at 156 archs), and its intervals were narrower still: at 1.3, 90 % intervals held 61-81 %

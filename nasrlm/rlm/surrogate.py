@@ -259,7 +259,9 @@ class Surrogate:
 
     def _single(self, what: str) -> None:
         if self._others:
-            raise ValueError(f"{what} converts one model, and this surrogate is an ensemble of {len(self.members)}: convert the pretrained model before fitting")
+            raise ValueError(
+                f"{what} converts one model, and this surrogate is an ensemble of {len(self.members)}: convert the pretrained model before fitting"
+            )
 
     def with_tokenizer(self, tokenizer: TextTokenizer) -> Surrogate:
         """The same model reading through another vocabulary (one learned on more kinds of text).
@@ -827,7 +829,11 @@ class Surrogate:
                     own = text_states if shared else encode_states(member, chunk_ids, chunk_mask[:, :width])
                     states = member.with_values(own, chunk_ids)
                     if medians:
-                        middles.append(self._member_medians(member, states, chunk_mask[:, :width], sequences, temperature, chunk_given))
+                        middles.append(
+                            self._member_medians(
+                                member, states, chunk_mask[:, :width], sequences, temperature, chunk_given
+                            )
+                        )
                     if count == 0:
                         continue
                     drawn.append(
