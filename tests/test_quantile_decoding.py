@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -50,7 +52,7 @@ def test_quantiles_rise_with_q_and_greedy_decoding_is_temperature_zero(trained):
         greedy, _ = surrogate.model.quantile_tokens(states, mask, ["y1", "y2"], 0.5, temperature=0)
         argmax = surrogate.model.sample_tokens(states, mask, ["y1", "y2"], 1, temperature=0)[:, 0]
     # y1's levels rise; y2 is decoded conditioned on y1's level, so only y1 is compared.
-    for low, high in zip(levels, levels[1:]):
+    for low, high in itertools.pairwise(levels):
         assert (low[:, 0] <= high[:, 0]).all()
     assert (levels[-1][:, 0] > levels[0][:, 0]).any()
     torch.testing.assert_close(greedy, argmax)

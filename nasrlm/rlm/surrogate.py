@@ -260,7 +260,8 @@ class Surrogate:
     def _single(self, what: str) -> None:
         if self._others:
             raise ValueError(
-                f"{what} converts one model, and this surrogate is an ensemble of {len(self.members)}: convert the pretrained model before fitting"
+                f"{what} converts one model, and this surrogate is an ensemble of {len(self.members)}: "
+                "convert the pretrained model before fitting"
             )
 
     def with_tokenizer(self, tokenizer: TextTokenizer) -> Surrogate:
