@@ -4,10 +4,11 @@ Usage: python experiments/probe_ensemble.py --surrogate DIR [--size 156] [--seed
                                             [--members 4] [--test-size 1500] --out F.jsonl
 
 For each split seed, fits ``--members`` copies of the surrogate on the same training archs with the
-shipped recipe (nasrlm.rlm.recipe), each with its own training seed (data order, dropout, a new
-objective's initial weights), and predicts the same test archs with each. Prints, per split, the
-Kendall-tau of acc (Spearman of the latencies) of member 0 alone, of the mean of the members' points
-(medians of their samples), and of the median of their pooled samples, for k = 1, 2, ..., members.
+shipped recipe (nasrlm.rlm.recipe), each with its own training seed (the order of its batches, its
+dropout), and predicts the same test archs with each. Prints, per split, the Kendall-tau of acc
+(Spearman of the latencies) of member 0 alone, of the mean of the members' points
+(``Prediction.point``: the medians of their samples when this screen was run, decoded medians since),
+of the median of their pooled samples, and of the median of samples / k of each, for k = 1, ..., members.
 Each member's test predictions are appended to --out as they come (a rerun skips members already
 there), so the screen resumes after an interruption. Validation seeds only (the report's are 0-2).
 """
@@ -42,6 +43,7 @@ def fit_member(args: argparse.Namespace, seed: int, member: int) -> dict:
         space.to_texts(train_idx.tolist()),
         {name: space.values(name)[train_idx] for name in OBJECTIVES},
         recipe.train_config(seed=seed * 100 + member),
+        members=1,  # the members are made here, one fit each
     )
     fit_s = time.perf_counter() - started
     prediction = surrogate.predict(

@@ -85,9 +85,10 @@ class FineTuneRecipe:
     # Models fitted on the same rows with other seeds (Surrogate.fit's members): predictions pool their
     # samples (num_samples in all) and average their decoded medians. Chosen on validation splits
     # (experiments/bench_rlm.py --recipe members=K, split seeds 100-103, 156 archs, 1,500 test archs;
-    # experiments/results/screen_members.txt): v12 acc tau .643 / .659 / .665 with 1 / 2 / 4 members,
-    # c7 .620 / - / .631. Each member is a fit (v12 at 781 archs: ~40 s each), and the fit must stay
-    # within 2 minutes at 781 archs: 2. Prediction slows from ~116 to ~94 archs/s (two decoders).
+    # experiments/results/screen_members.txt): v12 acc tau .643 / .659 / .665 with 1 / 2 / 4 members
+    # (.748 / .756 with 1 / 2 at 781, split seeds 100-101), c7 .620 / - / .631. Each member is a fit
+    # (v12 at 781 archs: ~40 s each), and the fit must stay within 2 minutes at 781 archs: 2.
+    # Prediction slows from ~116 to ~94 archs/s (two decoders).
     members: int = 2
     # Sampling temperature of predictions: trained to a fixed length on every row, the model is
     # over-confident at 1.0. The v5 default fits its rows more closely than v3 did (train Spearman

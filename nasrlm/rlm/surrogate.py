@@ -125,7 +125,9 @@ class Prediction:
     """Samples of every objective for every input, and statistics of them.
 
     ``samples[i, s, k]`` is sample ``s`` of objective ``k`` for input ``i``; ``point`` is the
-    median (or mean) over samples, the RLM's point estimate; the spread is its uncertainty.
+    median (or the mean over samples), the RLM's point estimate; the spread is its uncertainty.
+    ``medians`` [N, K]: the median of the model's distribution decoded at once (each member's, averaged;
+    :meth:`Surrogate.predict`), which ``median`` is where given; else the median of the samples.
 
     ``decoded``: the samples as the model wrote them, before each was spread over the interval its
     digits stand for (``Surrogate.sample``'s ``dequantize``); the median is taken of these, the
@@ -423,12 +425,12 @@ class Surrogate:
         so it encodes its training rows afresh.
 
         ``members`` (default: the recipe's): fit an ensemble of that many models on these rows, each
-        trained with its own seed (``config.seed + m``: data order, dropout, a new objective's first
-        weights) from the weights the model had before this fit, or on from its own weights where
-        an earlier fit made it a member; a prediction pools their samples (``num_samples`` in all,
-        shared among them). Transforms and line priors are decided once, for all of them. With a
-        frozen encoder the members share its text states, so an ensemble of k costs k decoder fits.
-        The returned result is the first member's, with the seconds of all.
+        trained with its own seed (``config.seed + m``: the order of its batches and its dropout) from
+        the weights the model had before this fit, or on from its own weights where an earlier fit
+        made it a member; a prediction pools their samples (``num_samples`` in all, shared among
+        them) and averages their decoded medians. Transforms and line priors are decided once, for
+        all of them. With a frozen encoder the members share its text states, so an ensemble of k
+        costs k decoder fits. The returned result is the first member's, with the seconds of all.
         """
         from nasrlm.rlm.recipe import DEFAULT_RECIPE
 
@@ -872,9 +874,9 @@ class Surrogate:
         columns = [decode_names.index(n) for n in names]
         transforms, line_priors = self.target_transforms, self.line_priors
 
-        def objective_units(chunks: list[np.ndarray]) -> np.ndarray:
+        def objective_units(chunks: list[np.ndarray], per_input: int = num_samples) -> np.ndarray:
             if not chunks:
-                return np.zeros((0, num_samples if chunks is not median_chunks else 1, len(names)))
+                return np.zeros((0, per_input, len(names)))
             samples = np.concatenate(chunks)[inverse][:, :, columns]
             for k, name in enumerate(names):
                 if name in line_priors:
@@ -885,7 +887,7 @@ class Surrogate:
             return samples
 
         decoded = objective_units(decoded_chunks)
-        middle = objective_units(median_chunks)[:, 0, :] if medians else None
+        middle = objective_units(median_chunks, per_input=1)[:, 0, :] if medians else None
         return decoded, objective_units(spread_chunks) if dequantize else decoded, middle
 
     def _member_medians(
