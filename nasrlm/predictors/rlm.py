@@ -127,8 +127,9 @@ class RlmPredictor:
     def predict(self, archs: Sequence[Any], *, return_std: Literal[True]) -> Predictions: ...
 
     def predict(self, archs: Sequence[Any], *, return_std: bool = False) -> dict[str, np.ndarray] | Predictions:
-        """The median of ``settings.samples`` samples per arch and objective; with ``return_std``, also
-        the samples' standard deviation and the samples themselves (for intervals)."""
+        """The decoded median per arch and objective (:meth:`Surrogate.predict`'s point); with
+        ``return_std``, also the standard deviation of ``settings.samples`` samples and the samples
+        themselves (for intervals)."""
         if self.surrogate is None or not self.objectives:
             raise NotFittedError("rlm predictor is not fitted; call fit() before predict()")
         archs = list(archs)

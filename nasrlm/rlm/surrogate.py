@@ -799,11 +799,16 @@ class Surrogate:
         texts = [all_texts[i] for i in distinct]
         features = self._line_features(texts, ids, census=self._census_read(names))
         given_ids = torch.from_numpy(given_tokens[distinct]) if given_tokens is not None else None
-        generator = torch.Generator().manual_seed(seed)
         spread = np.random.default_rng(seed)  # where within its interval each sample lies
         # An ensemble's members share the samples (the first ones one more where they do not divide),
-        # and the text states where their encoders agree (a frozen encoder: always).
+        # and the text states where their encoders agree (a frozen encoder: always). Each draws from
+        # its own generator, so what one member draws for an objective does not depend on what another
+        # drew before it (b alone and b's column of (b, a) decoded marginally stay the same draws).
         members = self.members
+        generators = [torch.Generator().manual_seed(seed)] + [
+            torch.Generator().manual_seed(int(np.random.SeedSequence([seed, m]).generate_state(1)[0]))
+            for m in range(1, len(members))
+        ]
         counts = [num_samples // len(members) + (m < num_samples % len(members)) for m in range(len(members))]
         shares = [True] + [_same_text_states(other, self.model) for other in self._others]
         from tqdm.auto import tqdm
@@ -826,7 +831,7 @@ class Surrogate:
                 drawn = []  # each member's samples [b, count, K, T], pooled along the samples
                 chunk_given = None if given_ids is None else given_ids[i : i + batch_size]
                 middles = []  # each member's medians [b, K]
-                for member, count, shared in zip(members, counts, shares, strict=True):
+                for member, count, shared, generator in zip(members, counts, shares, generators, strict=True):
                     if count == 0 and not medians:
                         continue
                     own = text_states if shared else encode_states(member, chunk_ids, chunk_mask[:, :width])
