@@ -615,7 +615,7 @@ class RegressionLM(nn.Module):
                     forced = given[:, j, p]
                     drawn = torch.where(forced >= 0, forced, drawn)
                 if p == 0:
-                    negative = drawn == 1
+                    negative = drawn == 1  # "<->" (the vocabulary: "<+>", "<->", exponents, digits)
                 out[:, j, p] = drawn
                 token = drawn[:, None]
             if temperature > 0:
