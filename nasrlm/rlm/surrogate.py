@@ -36,7 +36,7 @@ from nasrlm.rlm.line_prior import CENSUS_PREFIX, CV_MAX_ROWS, LineFeatures, Line
 from nasrlm.rlm.model import BuiltinEncoder, DecoderConfig, EncoderConfig, RegressionLM, RLMConfig
 from nasrlm.rlm.number_tokenizer import NumberTokenizerConfig
 from nasrlm.rlm.number_tokenizer import dequantize as dequantize_samples
-from nasrlm.rlm.precision import prediction_precision
+from nasrlm.rlm.precision import prediction_batch, prediction_precision
 from nasrlm.rlm.targets import TargetTransform
 from nasrlm.rlm.text_tokenizer import TextTokenizer, TextTokenizerConfig
 from nasrlm.rlm.training import EncodedData, TrainConfig, TrainResult, encode_states, train
@@ -695,7 +695,7 @@ class Surrogate:
         num_samples: int = 32,
         objectives: Sequence[str] | None = None,
         temperature: float | None = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         seed: int = 0,
         progress: bool = False,
         state_cache: MutableMapping[str, torch.Tensor] | None = None,
@@ -720,7 +720,8 @@ class Surrogate:
         means not known for that input. The samples of a given objective are its given value.
 
         ``precision`` (default: the recipe's): ``float32``, ``bfloat16``, or ``auto``, bfloat16 where
-        the CPU multiplies it natively (:mod:`nasrlm.rlm.precision`).
+        the CPU multiplies it natively (:mod:`nasrlm.rlm.precision`). ``batch_size``: architectures
+        decoded together (default: what is fastest at that precision, ``precision.prediction_batch``).
 
         ``dequantize``: each decoded number stands for the interval its digits round (the place value
         of its last digit, :meth:`NumberTokenizer.bin_width_batch`), and the samples of one value are
@@ -754,7 +755,7 @@ class Surrogate:
         num_samples: int = 32,
         objectives: Sequence[str] | None = None,
         temperature: float | None = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         seed: int = 0,
         progress: bool = False,
         state_cache: MutableMapping[str, torch.Tensor] | None = None,
@@ -772,6 +773,7 @@ class Surrogate:
         if temperature is None:
             temperature = DEFAULT_RECIPE.temperature
         precise = prediction_precision(precision or DEFAULT_RECIPE.precision)  # checks it first
+        batch_size = batch_size or prediction_batch(precision or DEFAULT_RECIPE.precision)
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         names = list(objectives or self.objectives)
