@@ -18,6 +18,7 @@ it), and self-attention keeps a key/value cache, so each step costs one token.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
@@ -92,6 +93,7 @@ class RLMConfig:
             raise ValueError(f"objectives must be distinct, got {list(self.objectives)}")
 
 
+_REGULAR_PATH = threading.Lock()  # held while PyTorch's attention fast path is switched off
 _VALUE_RANGE_DECADES = 12.0  # token_values in [0, 1) stand for 10^0 .. 10^12 (nasrlm.text.graph_costs)
 _VALUE_CENTER_DECADES = 6.0
 
@@ -158,13 +160,15 @@ class BuiltinEncoder(TextEncoder):
         if bool(mask.all()):  # no padding: no mask, the fastest path (5x a masked one in inference)
             return self.norm(self.layers(h))
         # With padding, PyTorch's inference fast path (nested tensors off) masks its softmax about
-        # twice as slowly as the regular path computes the layer: take the regular path.
-        fast = torch.backends.mha.get_fastpath_enabled()
-        torch.backends.mha.set_fastpath_enabled(False)
-        try:
-            return self.norm(self.layers(h, src_key_padding_mask=~mask))
-        finally:
-            torch.backends.mha.set_fastpath_enabled(fast)
+        # twice as slowly as the regular path computes the layer: take the regular path. The switch
+        # is process-wide, so threads encoding padded batches take turns (and restore it in order).
+        with _REGULAR_PATH:
+            fast = torch.backends.mha.get_fastpath_enabled()
+            torch.backends.mha.set_fastpath_enabled(False)
+            try:
+                return self.norm(self.layers(h, src_key_padding_mask=~mask))
+            finally:
+                torch.backends.mha.set_fastpath_enabled(fast)
 
 
 def encode_in_windows(encoder: TextEncoder, ids: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:
