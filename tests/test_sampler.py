@@ -143,6 +143,8 @@ def test_config_rejects_bad_values():
         RLMSamplerConfig(acquisition="ucb")
     with pytest.raises(ValueError, match="num_samples"):
         RLMSamplerConfig(num_samples=0)
+    with pytest.raises(ValueError, match="decode_batch"):
+        RLMSamplerConfig(decode_batch=0)
     with pytest.raises(ValueError, match="search_space is empty"):
         RLMSampler({}, toy_network)
 
